@@ -1,0 +1,161 @@
+//! `supervise up`: wires the parts together and owns the shutdown order.
+//!
+//! Start-up installs the signal handlers and the reaper before anything is
+//! spawned, then starts the processes. supervise runs until a shutdown
+//! signal arrives or a required process will never run again; it then
+//! stops the processes in reverse start order and reports the exit code.
+
+use std::fmt;
+use std::io;
+use std::pin::pin;
+
+use nix::sys::signal::Signal;
+use nix::unistd::getpid;
+
+use crate::config::Config;
+use crate::signals::{Request, Signals};
+use crate::supervision::output::ChildOutput;
+use crate::supervision::process::{Control, Finished};
+use crate::supervision::reaper::Reaper;
+use crate::supervision::state::ProcessState;
+use crate::supervision::Supervisor;
+
+/// Why `up` could not run at all.
+#[derive(Debug)]
+pub enum RunError {
+    /// A signal handler could not be installed.
+    Signals(io::Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Signals(error) => write!(f, "cannot install signal handlers: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Signals(error) => Some(error),
+        }
+    }
+}
+
+/// Why supervise is shutting down.
+#[derive(Debug)]
+enum Reason {
+    Signal(Signal),
+    Finished(Finished),
+}
+
+/// Runs everything in `config` until shutdown; returns the exit code.
+///
+/// The code is 0 after a shutdown by signal. When a required process
+/// finished, it is that process's last exit code (128 + signal number for a
+/// death by signal), except that giving up on a process whose last run
+/// exited 0 gives 1: giving up is a failure whatever the last run said.
+pub async fn up(config: Config, output: ChildOutput) -> Result<i32, RunError> {
+    let mut signals = Signals::install().map_err(RunError::Signals)?;
+    let reaper = Reaper::start().map_err(RunError::Signals)?;
+    become_reaper();
+
+    tracing::info!(config = %config.path.display(), processes = config.processes.len(),
+        "starting");
+    let mut supervisor = Supervisor::start(&config.processes, &reaper, output);
+
+    let reason = wait_for_shutdown(&mut supervisor, &mut signals).await;
+    tracing::info!(reason = %describe(&reason), "shutting down");
+
+    stop(&supervisor, &mut signals).await;
+    let code = exit_code(&reason);
+    tracing::info!(code, "stopped");
+    Ok(code)
+}
+
+/// Passes signals on until one asks for a shutdown or a required process
+/// finishes.
+async fn wait_for_shutdown(supervisor: &mut Supervisor, signals: &mut Signals) -> Reason {
+    loop {
+        tokio::select! {
+            request = signals.recv() => match request {
+                Request::Shutdown(signal) => return Reason::Signal(signal),
+                Request::Forward(signal) => forward(supervisor, signal),
+            },
+            finished = supervisor.next_finished() => {
+                if finished.required {
+                    return Reason::Finished(finished);
+                }
+                tracing::warn!(process = %finished.process, state = %finished.state,
+                    "a process that is not required will not run again; carrying on");
+            }
+        }
+    }
+}
+
+/// Stops every process; a second shutdown signal kills them at once.
+async fn stop(supervisor: &Supervisor, signals: &mut Signals) {
+    let mut stopping = pin!(supervisor.stop_all());
+    loop {
+        tokio::select! {
+            () = &mut stopping => return,
+            request = signals.recv() => match request {
+                Request::Shutdown(signal) => {
+                    tracing::warn!(signal = signal.as_str(),
+                        "second shutdown signal; killing every process group");
+                    supervisor.send_all(Control::Kill);
+                }
+                Request::Forward(signal) => forward(supervisor, signal),
+            },
+        }
+    }
+}
+
+fn forward(supervisor: &Supervisor, signal: Signal) {
+    tracing::info!(
+        signal = signal.as_str(),
+        "passing signal on to every process"
+    );
+    supervisor.send_all(Control::Forward(signal));
+}
+
+/// Makes sure orphans in the process tree are reaped by supervise: as
+/// PID 1 it gets them anyway; otherwise it asks to be a child subreaper.
+fn become_reaper() {
+    if getpid().as_raw() == 1 {
+        tracing::info!("running as PID 1; reaping orphans");
+        return;
+    }
+    match nix::sys::prctl::set_child_subreaper(true) {
+        Ok(()) => tracing::debug!("prctl(PR_SET_CHILD_SUBREAPER) ok; reaping orphans"),
+        Err(errno) => tracing::warn!(error = %errno,
+            "prctl(PR_SET_CHILD_SUBREAPER) failed; orphans go to init instead, ok to proceed"),
+    }
+}
+
+fn describe(reason: &Reason) -> String {
+    match reason {
+        Reason::Signal(signal) => format!("received {}", signal.as_str()),
+        Reason::Finished(f) if f.state == ProcessState::Failed => {
+            format!(
+                "required process {} failed (last run: {})",
+                f.process, f.status
+            )
+        }
+        Reason::Finished(f) => {
+            format!(
+                "required process {} exited ({}) and is not restarted",
+                f.process, f.status
+            )
+        }
+    }
+}
+
+fn exit_code(reason: &Reason) -> i32 {
+    match reason {
+        Reason::Signal(_) => 0,
+        Reason::Finished(f) if f.state == ProcessState::Failed && f.status.success() => 1,
+        Reason::Finished(f) => f.status.exit_code(),
+    }
+}
