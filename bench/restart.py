@@ -590,8 +590,9 @@ def parse_args():
                         help="seconds of idling before RSS is read")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds any one wait may take")
-    parser.add_argument("--reset-after", metavar="DURATION",
-                        help="add backoff.reset_after to supervise's config, e.g. 1s")
+    parser.add_argument("--reset-after", metavar="DURATION", default="1s",
+                        help="backoff.reset_after in supervise's config; below --gap, so "
+                             "every kill meets a stable run and restarts at once")
     parser.add_argument("--rss-goal-mib", type=float, default=8.0,
                         help="supervise's idle RSS goal")
     parser.add_argument("--skip-supervise", action="store_true",

@@ -39,7 +39,9 @@ pub fn init(format: LogFormat) {
         Ok(filter) => (filter, None),
         Err(error) => (EnvFilter::new("info"), has_filter().then_some(error)),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     match format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder
