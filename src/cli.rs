@@ -87,7 +87,7 @@ fn up(path: &Path, format: LogFormat) -> i32 {
     match runtime.block_on(run::up(loaded.config, ChildOutput::new(format))) {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!(%error, "cannot run");
+            tracing::error!(error = chain(&error), "cannot run");
             EXIT_FAILURE
         }
     }
@@ -107,7 +107,7 @@ fn check(path: &Path) -> i32 {
 }
 
 fn report_load_error(error: &LoadError) -> i32 {
-    eprintln!("{error}");
+    eprintln!("{}", chain(error));
     if let LoadError::Invalid { errors } = error {
         let plural = if errors.len() == 1 { "" } else { "s" };
         eprintln!(
@@ -116,4 +116,16 @@ fn report_load_error(error: &LoadError) -> i32 {
         );
     }
     EXIT_CONFIG
+}
+
+/// An error and its causes, as one line: `outer: cause: root cause`.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
