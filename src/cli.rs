@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, LoadError, Loaded};
 use crate::logging::{self, LogFormat};
 use crate::run;
+use crate::status;
 use crate::supervision::output::ChildOutput;
 
 /// Exit code for a configuration or usage error, as clap uses for usage.
@@ -39,6 +40,22 @@ pub enum Command {
     Up(ConfigArg),
     /// Validate the configuration and print what `up` would run.
     Check(ConfigArg),
+    /// Ask a running supervise whether it is healthy: exit 0 if so, 1 if
+    /// not (for ECS's container health check and Docker's HEALTHCHECK).
+    Health(EndpointArg),
+    /// Print a running supervise's processes as a table.
+    Status(EndpointArg),
+}
+
+#[derive(Debug, Args)]
+pub struct EndpointArg {
+    /// The health endpoint; by default built from the configuration's
+    /// `proxy.listen` and `health.path`.
+    #[arg(long)]
+    pub url: Option<http::Uri>,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +76,8 @@ pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Up(arg) => up(&arg.config, format),
         Command::Check(arg) => check(&arg.config),
+        Command::Health(arg) => status::health(&arg),
+        Command::Status(arg) => status::status(&arg),
     }
 }
 
@@ -72,12 +91,12 @@ fn up(path: &Path, format: LogFormat) -> i32 {
         tracing::warn!(%warning, "configuration");
     }
 
-    // One thread: the proxy measured fastest this way on the small
-    // machines supervise runs on, and the supervisor needs no more.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let workers = loaded
+        .config
+        .proxy
+        .as_ref()
+        .map_or(1, |proxy| proxy.workers);
+    let runtime = match build_runtime(workers) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("supervise: cannot start the async runtime: {error}");
@@ -93,6 +112,21 @@ fn up(path: &Path, format: LogFormat) -> i32 {
     }
 }
 
+/// One thread by default: the proxy measured fastest that way on the small
+/// machines supervise runs on (a Fargate task with half a vCPU), and the
+/// supervisor needs no more. `proxy.workers` asks for more.
+fn build_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if workers <= 1 {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+}
+
 fn check(path: &Path) -> i32 {
     let Loaded { config, warnings } = match config::load(path) {
         Ok(loaded) => loaded,
@@ -106,7 +140,8 @@ fn check(path: &Path) -> i32 {
     0
 }
 
-fn report_load_error(error: &LoadError) -> i32 {
+/// Prints a load error with every diagnostic; returns the exit code.
+pub fn report_load_error(error: &LoadError) -> i32 {
     eprintln!("{}", chain(error));
     if let LoadError::Invalid { errors } = error {
         let plural = if errors.len() == 1 { "" } else { "s" };

@@ -17,7 +17,13 @@
 //!
 //! - `interpolate`: `${VAR}` substitution and the offset map.
 //! - `yaml`: the tree of placed YAML nodes, built from yaml-rust2 events.
-//! - `document`, `processes`, `ready`: the schema, section by section.
+//! - `document`: the top level; which sections exist, and the order they
+//!   are read in.
+//! - `processes`, `ready`: the `processes:` section and readiness probes.
+//! - `proxy`, `upstreams`, `routes`, `headers`: the `proxy:` section, its
+//!   upstreams, its routes and their header rules; `ipnet`: the
+//!   `trusted_proxies` networks.
+//! - `health`: the `health:` section.
 //! - `fields`: typed reading of nodes, shared by the schema modules.
 //! - `scalar`, `duration`, `position`: scalars, durations, line arithmetic.
 //! - `error`: [`Diagnostic`], [`LoadError`] and the report stages write to.
@@ -30,19 +36,26 @@ mod document;
 mod duration;
 mod error;
 mod fields;
+mod headers;
+mod health;
 mod interpolate;
+mod ipnet;
 mod position;
 mod processes;
+mod proxy;
 mod ready;
+mod routes;
 mod scalar;
 mod summary;
 mod types;
+mod upstreams;
 mod yaml;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::{Diagnostic, LoadError};
+pub use ipnet::IpNetError;
 pub use types::*;
 
 use error::Report;
@@ -85,15 +98,19 @@ pub fn load_str(
     let lines = LineIndex::new(text);
     let mut report = Report::new(path, &lines);
 
-    let processes = match parse(text, env, &mut report) {
+    let sections = match parse(text, env, &mut report) {
         Some(root) => document::read(&root, &context(path, env), &mut report),
-        None => Vec::new(),
+        None => document::Sections::default(),
     };
 
     match report.finish() {
         Ok(warnings) => {
-            let path = path.to_path_buf();
-            let config = Config { path, processes };
+            let config = Config {
+                path: path.to_path_buf(),
+                processes: sections.processes,
+                proxy: sections.proxy,
+                health: sections.health,
+            };
             Ok(Loaded { config, warnings })
         }
         Err(errors) => Err(LoadError::Invalid { errors }),

@@ -23,8 +23,12 @@
 //! - **required**: a process whose giving up ends `supervise up`.
 
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod health;
 pub mod logging;
+pub mod proxy;
 pub mod run;
 pub mod signals;
+pub mod status;
 pub mod supervision;

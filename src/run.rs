@@ -7,12 +7,19 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 
 use nix::sys::signal::Signal;
 use nix::unistd::getpid;
 
-use crate::config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ProxySpec};
+use crate::health::ProcessView;
+use crate::proxy::{self, Proxy};
 use crate::signals::{Request, Signals};
 use crate::supervision::output::ChildOutput;
 use crate::supervision::process::{Control, Finished};
@@ -25,12 +32,18 @@ use crate::supervision::Supervisor;
 pub enum RunError {
     /// A signal handler could not be installed.
     Signals(io::Error),
+    /// The proxy's listener could not be bound.
+    Bind {
+        address: SocketAddr,
+        error: io::Error,
+    },
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Signals(_) => f.write_str("cannot install signal handlers"),
+            RunError::Bind { address, .. } => write!(f, "cannot listen on {address}"),
         }
     }
 }
@@ -38,7 +51,7 @@ impl fmt::Display for RunError {
 impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RunError::Signals(error) => Some(error),
+            RunError::Signals(error) | RunError::Bind { error, .. } => Some(error),
         }
     }
 }
@@ -60,18 +73,66 @@ pub async fn up(config: Config, output: ChildOutput) -> Result<i32, RunError> {
     let mut signals = Signals::install().map_err(RunError::Signals)?;
     let reaper = Reaper::start().map_err(RunError::Signals)?;
     become_reaper();
+    let listener = match &config.proxy {
+        Some(spec) => Some(bind(spec).await?),
+        None => None,
+    };
 
     tracing::info!(config = %config.path.display(), processes = config.processes.len(),
         "starting");
     let mut supervisor = Supervisor::start(&config.processes, &reaper, output);
+    let (draining, drain_rx) = watch::channel(false);
+    let proxy = listener.zip(config.proxy.as_ref()).map(|(listener, spec)| {
+        let views = process_views(&supervisor);
+        let proxy = Proxy::new(listener, spec, &config.health, views, drain_rx.clone());
+        tokio::spawn(proxy.run(drain_rx))
+    });
 
     let reason = wait_for_shutdown(&mut supervisor, &mut signals).await;
     tracing::info!(reason = %describe(&reason), "shutting down");
 
+    draining.send_replace(true);
+    if let Some(proxy) = proxy {
+        drain(proxy, &mut signals).await;
+    }
     stop(&supervisor, &mut signals).await;
     let code = exit_code(&reason);
     tracing::info!(code, "stopped");
     Ok(code)
+}
+
+async fn bind(spec: &ProxySpec) -> Result<TcpListener, RunError> {
+    let address = spec.listen;
+    proxy::bind(spec)
+        .await
+        .map_err(|error| RunError::Bind { address, error })
+}
+
+fn process_views(supervisor: &Supervisor) -> Vec<ProcessView> {
+    let views = supervisor.processes().iter().map(|process| ProcessView {
+        name: process.name().to_owned(),
+        required: process.required(),
+        status: process.status(),
+    });
+    views.collect()
+}
+
+/// Waits for the proxy to finish draining; a second shutdown signal cuts
+/// the drain short.
+async fn drain(proxy: JoinHandle<()>, signals: &mut Signals) {
+    let mut proxy = pin!(proxy);
+    loop {
+        tokio::select! {
+            _ = &mut proxy => return,
+            request = signals.recv() => match request {
+                Request::Shutdown(signal) => {
+                    tracing::warn!(signal = signal.as_str(), "second shutdown signal; not draining");
+                    return;
+                }
+                Request::Forward(_) => {}
+            },
+        }
+    }
 }
 
 /// Passes signals on until one asks for a shutdown or a required process

@@ -58,7 +58,7 @@ fn check_reports_every_error_with_its_place() {
         "supervisor.yaml:12:14: processes.bad name!.command: the command is empty",
         "supervisor.yaml:13:15: processes.bad name!.required: expected `true` or `false`",
         "supervisor.yaml:14:19: processes.bad name!.max_restarts:",
-        "supervisor.yaml:15:1: proxy: `proxy` is not supported by this version of supervise yet",
+        "supervisor.yaml:16:3: proxy.routes: missing required key `routes`",
     ];
     let lines: Vec<&str> = stderr
         .lines()

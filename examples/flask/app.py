@@ -21,6 +21,9 @@ Routes:
 ``GET /slow?seconds=N``
     Sleeps N seconds (at most 600, fractions allowed), then answers; for
     tests of draining on shutdown.
+``GET /download?bytes=N``
+    N bytes of zeros, streamed in 64 KiB chunks; for tests of response
+    streaming.
 ``POST /upload``
     Reads the body in 64 KiB chunks without keeping it, and answers its
     byte count and SHA-256; for tests of request streaming. Both
@@ -109,6 +112,29 @@ def slow():
 
     time.sleep(seconds)
     return jsonify(slept=seconds)
+
+
+@app.get("/download")
+def download():
+    # Streams `bytes` bytes of zeros without holding them, for tests of
+    # response streaming through the proxy.
+    try:
+        size = int(request.args.get("bytes", "0"))
+    except ValueError:
+        return jsonify(error="bytes must be a whole number"), 400
+    if size < 0:
+        return jsonify(error="bytes must not be negative"), 400
+    chunk = bytes(UPLOAD_CHUNK)
+
+    def chunks():
+        left = size
+        while left > 0:
+            piece = chunk if left >= len(chunk) else chunk[:left]
+            left -= len(piece)
+            yield piece
+
+    return app.response_class(chunks(), headers={"Content-Length": str(size)},
+                              mimetype="application/octet-stream")
 
 
 @app.post("/upload")

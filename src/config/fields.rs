@@ -9,6 +9,7 @@
 //! is the folder `2024`): YAML guessing a type for a bare word should not
 //! make a value invalid. Numbers, booleans and durations are strict.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::duration::{self, DurationError};
@@ -18,6 +19,9 @@ use super::yaml::{child_path, Entry, Node, NodeKind};
 
 /// Messages quote at most this many characters of a value.
 const MAX_QUOTED_CHARS: usize = 60;
+
+/// The longest name of a process or an upstream.
+const MAX_NAME_CHARS: usize = 64;
 
 /// A mapping whose keys were checked against the ones it may hold.
 pub(super) struct Section<'n> {
@@ -74,6 +78,28 @@ impl<'n> Section<'n> {
         }
     }
 
+    /// Reads the required `key` with `read`, or reports that it is absent.
+    pub(super) fn required<T>(
+        &self,
+        key: &str,
+        report: &mut Report,
+        read: impl FnOnce(&'n Node, &str, &mut Report) -> Option<T>,
+    ) -> Option<T> {
+        match self.get(key) {
+            Some((node, path)) => read(node, &path, report),
+            None => {
+                self.missing(key, report);
+                None
+            }
+        }
+    }
+
+    /// Where `key` itself is written, when it is present.
+    pub(super) fn key_at(&self, key: &str) -> Option<usize> {
+        let entry = self.entries.iter().find(|entry| entry.key.value == key)?;
+        Some(entry.key_at)
+    }
+
     /// Reports that a required key is absent, at the mapping.
     pub(super) fn missing(&self, key: &str, report: &mut Report) {
         let message = format!("missing required key `{key}`");
@@ -92,6 +118,23 @@ pub(super) fn mapping<'n>(
         NodeKind::Map(entries) => Some(entries),
         NodeKind::Reported => None,
         NodeKind::Scalar(_) | NodeKind::List(_) => {
+            report.error(node.at, path, expected(what, node));
+            None
+        }
+    }
+}
+
+/// `node` as the items of a list.
+pub(super) fn list<'n>(
+    node: &'n Node,
+    path: &str,
+    what: &str,
+    report: &mut Report,
+) -> Option<&'n [Node]> {
+    match &node.kind {
+        NodeKind::List(items) => Some(items),
+        NodeKind::Reported => None,
+        NodeKind::Scalar(_) | NodeKind::Map(_) => {
             report.error(node.at, path, expected(what, node));
             None
         }
@@ -147,6 +190,101 @@ pub(super) fn count(node: &Node, path: &str, report: &mut Report) -> Option<u32>
     };
     report.error(node.at, path, problem);
     None
+}
+
+/// `node` as an integer from `min` to `max`.
+pub(super) fn count_in(
+    node: &Node,
+    path: &str,
+    min: u32,
+    max: u32,
+    report: &mut Report,
+) -> Option<u32> {
+    let value = count(node, path, report)?;
+    if (min..=max).contains(&value) {
+        return Some(value);
+    }
+    let message = format!("`{value}` is out of range; expected {min} to {max}");
+    report.error(node.at, path, message);
+    None
+}
+
+/// `[A-Za-z0-9_.-]+`, at most [`MAX_NAME_CHARS`] long, for the name of a
+/// `kind` (process, upstream): names end up in log fields and tables.
+pub(super) fn check_name(entry: &Entry, path: &str, kind: &str, report: &mut Report) {
+    let name = &entry.key.value;
+    let valid_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let length = name.chars().count();
+    let message = if name.is_empty() {
+        format!("a {kind} name cannot be empty")
+    } else if length > MAX_NAME_CHARS {
+        format!("the {kind} name is {length} characters long; at most {MAX_NAME_CHARS}")
+    } else if !name.bytes().all(valid_byte) {
+        let shown = quoted(entry.key.shown());
+        format!("{kind} name {shown} may only hold letters, digits, `_`, `.` and `-`")
+    } else {
+        return;
+    };
+    report.error(entry.key_at, path, message);
+}
+
+/// What [`existing_path`] looks for.
+#[derive(Clone, Copy)]
+pub(super) enum PathKind {
+    File,
+    Directory,
+}
+
+impl PathKind {
+    fn noun(self) -> &'static str {
+        match self {
+            PathKind::File => "file",
+            PathKind::Directory => "directory",
+        }
+    }
+}
+
+/// `node` as the path of an existing file or directory, resolved against
+/// `base_dir` when relative.
+pub(super) fn existing_path(
+    node: &Node,
+    path: &str,
+    base_dir: &Path,
+    kind: PathKind,
+    report: &mut Report,
+) -> Option<PathBuf> {
+    let noun = kind.noun();
+    let scalar = text(node, path, &format!("a {noun} path"), report)?;
+    let shown = quoted(scalar.shown());
+    if scalar.value.is_empty() || scalar.value.contains('\0') {
+        report.error(node.at, path, format!("{shown} is not a {noun} path"));
+        return None;
+    }
+    let resolved = base_dir.join(&scalar.value);
+    let problem = match (std::fs::metadata(&resolved), kind) {
+        (Ok(metadata), PathKind::Directory) if metadata.is_dir() => return Some(resolved),
+        (Ok(metadata), PathKind::File) if metadata.is_file() => return Some(resolved),
+        (Ok(_), _) => format!("{shown} is not a {noun}"),
+        (Err(error), _) if error.kind() == std::io::ErrorKind::NotFound => {
+            format!("{noun} {shown} does not exist")
+        }
+        (Err(error), _) => format!("cannot use {noun} {shown}: {error}"),
+    };
+    report.error(node.at, path, with_looked_at(problem, scalar, base_dir));
+    None
+}
+
+/// Says where a relative path was looked for: it starts at the config
+/// file's folder, not at the working directory, which may surprise.
+fn with_looked_at(problem: String, scalar: &Scalar, base_dir: &Path) -> String {
+    if Path::new(&scalar.value).is_absolute() {
+        return problem;
+    }
+    let looked_at = base_dir.join(scalar.shown());
+    format!(
+        "{problem} (looked for {})",
+        quoted(&looked_at.to_string_lossy())
+    )
 }
 
 /// `node` as a duration such as `10s`.

@@ -8,7 +8,7 @@
 //! The `ready:` probe is read by the sibling module `ready`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -16,7 +16,8 @@ use nix::sys::signal::Signal;
 use super::duration;
 use super::error::Report;
 use super::fields::{
-    boolean, count, duration, expected, mapping, positive_duration, quoted, text, Section,
+    boolean, check_name, count, duration, existing_path, expected, mapping, positive_duration,
+    quoted, text, PathKind, Section,
 };
 use super::interpolate::is_variable_name;
 use super::ready;
@@ -39,7 +40,6 @@ const KEYS: [&str; 11] = [
 ];
 const BACKOFF_KEYS: [&str; 3] = ["min", "max", "reset_after"];
 
-const MAX_NAME_CHARS: usize = 64;
 const DEFAULT_BACKOFF: Backoff = Backoff {
     min: Duration::from_millis(100),
     max: Duration::from_secs(30),
@@ -90,6 +90,16 @@ pub(super) fn read(
     entries.iter().filter_map(read_one).collect()
 }
 
+/// The names under `processes:`, whether or not their settings are
+/// valid: another section may name a process that has errors of its own,
+/// and should not get a second error for it.
+pub(super) fn names(node: &Node) -> Vec<String> {
+    match &node.kind {
+        NodeKind::Map(entries) => entries.iter().map(|e| e.key.value.clone()).collect(),
+        NodeKind::Scalar(_) | NodeKind::List(_) | NodeKind::Reported => Vec::new(),
+    }
+}
+
 fn process(
     entry: &Entry,
     parent: &str,
@@ -97,7 +107,7 @@ fn process(
     report: &mut Report,
 ) -> Option<ProcessSpec> {
     let path = child_path(parent, entry.key.shown());
-    check_name(entry, &path, report);
+    check_name(entry, &path, "process", report);
     let what = "a mapping of settings with at least `command`";
     let section = Section::open(&entry.value, &path, &KEYS, what, report)?;
     spec(entry.key.value.clone(), &section, context, report)
@@ -112,7 +122,7 @@ fn spec(
 ) -> Option<ProcessSpec> {
     let command = command(section, report);
     let cwd = section.read_or("cwd", None, report, |node, path, report| {
-        cwd(node, path, context.base_dir, report).map(Some)
+        existing_path(node, path, context.base_dir, PathKind::Directory, report).map(Some)
     });
     let env = section.read_or("env", Env::default(), report, env);
     let restart = section.read_or("restart", RestartPolicy::Always, report, restart);
@@ -151,25 +161,6 @@ fn spec(
             env: env.written,
         },
     })
-}
-
-/// `[A-Za-z0-9_.-]+`, at most [`MAX_NAME_CHARS`] long: names end up in
-/// log fields and status tables.
-fn check_name(entry: &Entry, path: &str, report: &mut Report) {
-    let name = &entry.key.value;
-    let valid_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    let length = name.chars().count();
-    let message = if name.is_empty() {
-        "a process name cannot be empty".to_string()
-    } else if length > MAX_NAME_CHARS {
-        format!("the process name is {length} characters long; at most {MAX_NAME_CHARS}")
-    } else if !name.bytes().all(valid_byte) {
-        let shown = quoted(entry.key.shown());
-        format!("process name {shown} may only hold letters, digits, `_`, `.` and `-`")
-    } else {
-        return;
-    };
-    report.error(entry.key_at, path, message);
 }
 
 /// An argv and, word for word, how the file writes it.
@@ -265,37 +256,6 @@ fn check_word(word: &str, at: usize, path: &str, is_program: bool, report: &mut 
     };
     report.error(at, path, problem);
     false
-}
-
-fn cwd(node: &Node, path: &str, base_dir: &Path, report: &mut Report) -> Option<PathBuf> {
-    let scalar = text(node, path, "a directory path", report)?;
-    let shown = quoted(scalar.shown());
-    if scalar.value.is_empty() || scalar.value.contains('\0') {
-        report.error(node.at, path, format!("{shown} is not a directory path"));
-        return None;
-    }
-    let resolved = base_dir.join(&scalar.value);
-    let problem = match std::fs::metadata(&resolved) {
-        Ok(metadata) if metadata.is_dir() => return Some(resolved),
-        Ok(_) => format!("{shown} is not a directory"),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            format!("directory {shown} does not exist")
-        }
-        Err(error) => format!("cannot use directory {shown}: {error}"),
-    };
-    let message = if Path::new(&scalar.value).is_relative() {
-        // Said because a relative path starts at the config file's folder,
-        // not at the working directory, which may surprise.
-        let looked_at = base_dir.join(scalar.shown());
-        format!(
-            "{problem} (looked for {})",
-            quoted(&looked_at.to_string_lossy())
-        )
-    } else {
-        problem
-    };
-    report.error(node.at, path, message);
-    None
 }
 
 /// `env:` values, and the same entries as written.

@@ -3,15 +3,26 @@
 //! Values from the environment never appear: the command and `env` are
 //! shown as the file writes them (`${TOKEN}`, not the token), and an
 //! `env` value whose name suggests a secret is shown as `<redacted>` even
-//! when the file spells it out. The working directory and the readiness
-//! target are shown resolved, since what they point at is what matters
-//! when checking a file, and neither is a place for a secret.
+//! when the file spells it out. Header values set by routes are treated
+//! the same way, with one difference: the loader keeps no written text
+//! for them, so one that came from the environment is shown as
+//! `<from the environment>`. A respond body is shown by its length only.
+//! The working directory, the readiness target, the listener, TLS files,
+//! upstream URLs and redirect targets are shown resolved, since what they
+//! point at is what matters when checking a file, and none of them is a
+//! place for a secret.
+
+use http::{HeaderName, HeaderValue};
 
 use super::duration::format as duration;
-use super::types::{Config, ProbeTarget, ProcessSpec, ReadyProbe, RestartPolicy};
+use super::headers::is_secret_header;
+use super::types::{
+    Config, HeaderRules, ProbeTarget, ProcessSpec, ProxySpec, ReadyProbe, RestartPolicy,
+    RouteAction, RouteSpec, UpstreamSpec,
+};
 
 /// An `env` name holding any of these, in any case, is redacted.
-const SECRET_WORDS: [&str; 7] = [
+pub(super) const SECRET_WORDS: [&str; 7] = [
     "SECRET",
     "PASSWORD",
     "PASSWD",
@@ -22,14 +33,28 @@ const SECRET_WORDS: [&str; 7] = [
 ];
 
 impl Config {
-    /// A listing of every process with everything it will run with, one
-    /// setting per line, for `supervise check`; safe to print.
+    /// A listing of every process with everything it will run with, then
+    /// the proxy with its upstreams and routes in file order, then the
+    /// health path; one setting per line, for `supervise check`; safe to
+    /// print.
     pub fn summary(&self) -> String {
         let mut lines = vec![format!("config: {}", self.path.display())];
         for process in &self.processes {
             lines.push(String::new());
             process_lines(process, &mut lines);
         }
+        if let Some(proxy) = &self.proxy {
+            lines.push(String::new());
+            proxy_lines(proxy, &mut lines);
+        }
+        lines.push(String::new());
+        lines.push("health".to_string());
+        let served = if self.proxy.is_some() {
+            ""
+        } else {
+            " (not served: the file has no proxy to listen with)"
+        };
+        lines.push(format!("  path:     {}{served}", self.health.path));
         lines.push(String::new());
         lines.join("\n")
     }
@@ -115,4 +140,139 @@ fn required(required: bool) -> &'static str {
     } else {
         "no"
     }
+}
+
+fn proxy_lines(proxy: &ProxySpec, lines: &mut Vec<String>) {
+    lines.push("proxy".to_string());
+    let mut field = |label: &str, value: String| lines.push(format!("  {label:<10}{value}"));
+    field("listen:", listen(proxy));
+    field("trusted:", trusted(proxy));
+    field("workers:", workers(proxy.workers));
+    field("timeouts:", timeouts(proxy));
+    field("limits:", limits(proxy));
+    field("waiting:", waiting(proxy));
+    for upstream in &proxy.upstreams {
+        lines.push(format!("  upstream {}", upstream_line(upstream)));
+    }
+    for route in &proxy.routes {
+        route_lines(route, lines);
+    }
+}
+
+fn listen(proxy: &ProxySpec) -> String {
+    match &proxy.tls {
+        Some(tls) => format!(
+            "{}, HTTPS with certificate {} and key {}",
+            proxy.listen,
+            tls.cert.display(),
+            tls.key.display()
+        ),
+        None => format!("{}, plain HTTP", proxy.listen),
+    }
+}
+
+fn trusted(proxy: &ProxySpec) -> String {
+    if proxy.trusted_proxies.is_empty() {
+        return "none: X-Forwarded-* headers are replaced for every client".to_string();
+    }
+    let networks: Vec<String> = proxy
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    networks.join(", ")
+}
+
+fn workers(workers: usize) -> String {
+    if workers == 1 {
+        "1 (everything on the main thread)".to_string()
+    } else {
+        format!("{workers} threads")
+    }
+}
+
+fn timeouts(proxy: &ProxySpec) -> String {
+    let timeouts = &proxy.timeouts;
+    format!(
+        "connect {}, response headers {}, idle {}, client headers {}",
+        duration(timeouts.connect),
+        duration(timeouts.response_header),
+        duration(timeouts.idle),
+        duration(timeouts.client_header)
+    )
+}
+
+fn limits(proxy: &ProxySpec) -> String {
+    format!(
+        "request headers up to {} bytes; {} for requests in flight after SIGTERM",
+        proxy.max_header_bytes,
+        duration(proxy.drain_timeout)
+    )
+}
+
+fn waiting(proxy: &ProxySpec) -> String {
+    if proxy.retry_window.is_zero() {
+        return "none: a request to a process that is not ready gets 503 at once".to_string();
+    }
+    format!(
+        "up to {} for a restarting process, at most {} requests at once",
+        duration(proxy.retry_window),
+        proxy.max_waiting
+    )
+}
+
+fn upstream_line(upstream: &UpstreamSpec) -> String {
+    let mut line = format!("{}: {}", upstream.name, upstream.url);
+    if let Some(process) = &upstream.process {
+        line.push_str(&format!(", process {process}"));
+    }
+    if let Some(host) = &upstream.host {
+        line.push_str(&format!(", Host {host}"));
+    }
+    line
+}
+
+/// `route PATH → ACTION (AUTH)`, then one line per header setting.
+fn route_lines(route: &RouteSpec, lines: &mut Vec<String>) {
+    let action = match &route.action {
+        RouteAction::Upstream(name) => format!("upstream {name}"),
+        RouteAction::Respond { status, body, .. } => {
+            format!("respond {}, {}-byte body", status.as_u16(), body.len())
+        }
+        RouteAction::Redirect { to, status } => format!("redirect {} to {to}", status.as_u16()),
+    };
+    lines.push(format!(
+        "  route {} → {action} ({})",
+        route.path, route.auth
+    ));
+    if let RouteAction::Respond { headers, .. } = &route.action {
+        for (name, value) in headers {
+            lines.push(format!("    respond header {}", header(name, value)));
+        }
+    }
+    rule_lines("header_up", &route.header_up, lines);
+    rule_lines("header_down", &route.header_down, lines);
+}
+
+fn rule_lines(label: &str, rules: &HeaderRules, lines: &mut Vec<String>) {
+    for name in &rules.remove {
+        lines.push(format!("    {label} remove {name}"));
+    }
+    for (name, value) in &rules.set {
+        lines.push(format!("    {label} set {}", header(name, value)));
+    }
+}
+
+/// `name: value`, the value hidden when it may be a secret.
+fn header(name: &HeaderName, value: &HeaderValue) -> String {
+    let shown = if is_secret_header(name.as_str()) {
+        "<redacted>".to_string()
+    } else if value.is_sensitive() {
+        "<from the environment>".to_string()
+    } else {
+        String::from_utf8_lossy(value.as_bytes())
+            .escape_debug()
+            .to_string()
+    };
+    format!("{name}: {shown}")
 }

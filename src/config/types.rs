@@ -5,9 +5,11 @@
 //! `Signal`s, relative paths are resolved against the config file's folder.
 //! Nothing outside `config` ever sees YAML.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use http::{HeaderName, HeaderValue, StatusCode};
 use nix::sys::signal::Signal;
 
 /// A whole, valid `supervisor.yaml`.
@@ -19,6 +21,169 @@ pub struct Config {
     /// The processes to run, in the file's order: started in this order,
     /// stopped in the reverse one.
     pub processes: Vec<ProcessSpec>,
+
+    /// The listener, routes and upstreams; `None` when the file has no
+    /// `proxy:` section, and then nothing listens (health included).
+    pub proxy: Option<ProxySpec>,
+
+    /// Where supervise answers its own health checks.
+    pub health: HealthSpec,
+}
+
+/// The `proxy:` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySpec {
+    /// Where to accept connections, e.g. `0.0.0.0:5001`.
+    pub listen: SocketAddr,
+
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<TlsSpec>,
+
+    /// Peers whose `X-Forwarded-*` headers are believed (the load
+    /// balancer's subnets). Everyone else's are replaced. Default: none.
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Threads of the async runtime. 1 (the default) runs everything on
+    /// the main thread, which measured fastest on small machines.
+    pub workers: usize,
+
+    pub timeouts: Timeouts,
+
+    /// The most bytes of request headers accepted from a client (default
+    /// 64 KiB); more gets 431.
+    pub max_header_bytes: usize,
+
+    /// How long a request may wait for its upstream's process to be ready
+    /// again before it is answered 503 (default 10s).
+    pub retry_window: Duration,
+
+    /// How many requests may wait at once across all upstreams (default
+    /// 1024); beyond that they are answered 503 at once.
+    pub max_waiting: usize,
+
+    /// How long in-flight requests get to finish after SIGTERM (default
+    /// 20s).
+    pub drain_timeout: Duration,
+
+    /// The upstreams, in file order; names are unique.
+    pub upstreams: Vec<UpstreamSpec>,
+
+    /// The routes, in file order. Matching picks the most specific one,
+    /// whatever the order (see the proxy's router).
+    pub routes: Vec<RouteSpec>,
+}
+
+/// `proxy.tls`: PEM files, resolved against the config file's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSpec {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `proxy.timeouts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a connection to an upstream (default 5s); then 502.
+    pub connect: Duration,
+    /// From the request sent until the upstream's response headers
+    /// (default 60s); then 504.
+    pub response_header: Duration,
+    /// An idle pooled upstream connection is closed after this, and an
+    /// idle client connection too (default 90s).
+    pub idle: Duration,
+    /// How long a client may take to send its request headers (default
+    /// 10s); a slower one is disconnected.
+    pub client_header: Duration,
+}
+
+/// An IPv4 or IPv6 network in CIDR form, e.g. `10.0.0.0/16`. A bare
+/// address is a network of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    /// The network address, host bits already zero.
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+/// One entry under `proxy.upstreams`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSpec {
+    /// The key under `upstreams:`; routes name it.
+    pub name: String,
+    /// `http://host:port`, no path, no query; https is not supported.
+    pub url: http::Uri,
+    /// The supervised process behind it: requests wait while it restarts.
+    /// Always names a process of this file.
+    pub process: Option<String>,
+    /// Sent as `Host` instead of the client's, when set.
+    pub host: Option<String>,
+}
+
+/// One entry under `proxy.routes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub path: PathPattern,
+    pub action: RouteAction,
+    pub auth: AuthMode,
+    /// Applied to the request before it goes upstream.
+    pub header_up: HeaderRules,
+    /// Applied to the response before it goes to the client.
+    pub header_down: HeaderRules,
+    /// 1-based line of the route in the file, for logs and `check`.
+    pub line: usize,
+}
+
+/// Which request paths a route takes, compared with the normalised path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    /// `path: /api/health`: only this path.
+    Exact(String),
+    /// `path: /test*`: every path starting with this text (`/test`,
+    /// `/testing`, `/test/x`). `/*` is the prefix `/`.
+    Prefix(String),
+}
+
+/// What a route does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteAction {
+    /// Forward to the upstream of this name.
+    Upstream(String),
+    /// Answer directly.
+    Respond {
+        status: StatusCode,
+        body: String,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+    /// Answer with a redirect to `to` (a URL or a path).
+    Redirect { to: String, status: StatusCode },
+}
+
+/// Whether a route needs a signed-in user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    Public,
+    Optional,
+    Required,
+}
+
+/// `header_up` / `header_down`: headers to remove, then headers to set
+/// (replacing any of the same name).
+///
+/// A value set here (or under `respond.headers`) that came from the
+/// environment, or whose header name suggests a secret, is marked
+/// sensitive: `Debug` prints `Sensitive` instead of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderRules {
+    pub remove: Vec<HeaderName>,
+    pub set: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The `health:` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthSpec {
+    /// Answered by supervise itself on the proxy's listener, before any
+    /// route and never behind sign-in. Default `/healthz`.
+    pub path: String,
 }
 
 /// One entry under `processes:`.
@@ -153,5 +318,54 @@ impl std::fmt::Debug for AsWritten {
             .field("command", &self.command)
             .field("env_keys", &env_keys)
             .finish()
+    }
+}
+
+impl ProxySpec {
+    /// The upstream named `name`, if the file defines one.
+    pub fn upstream(&self, name: &str) -> Option<&UpstreamSpec> {
+        self.upstreams.iter().find(|upstream| upstream.name == name)
+    }
+}
+
+impl Default for Timeouts {
+    /// The defaults of the product contract.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            response_header: Duration::from_secs(60),
+            idle: Duration::from_secs(90),
+            client_header: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for HealthSpec {
+    /// `/healthz`, as for a file without a `health:` section.
+    fn default() -> Self {
+        HealthSpec {
+            path: "/healthz".to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for PathPattern {
+    /// As the file writes it: `/api/health`, `/test*`, `/*`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathPattern::Exact(path) => f.write_str(path),
+            PathPattern::Prefix(prefix) => write!(f, "{prefix}*"),
+        }
+    }
+}
+
+impl std::fmt::Display for AuthMode {
+    /// As the file writes it: `public`, `optional` or `required`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AuthMode::Public => "public",
+            AuthMode::Optional => "optional",
+            AuthMode::Required => "required",
+        })
     }
 }

@@ -6,12 +6,10 @@
 
 use std::time::Duration;
 
-use http_body_util::Empty;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant};
 
+use crate::client::{self, GetError};
 use crate::config::{ProbeTarget, ReadyProbe};
 
 /// How long a process may stay unready before a warning says so.
@@ -21,20 +19,18 @@ const SLOW_START: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 enum ProbeError {
     Connect(std::io::Error),
-    Http(hyper::Error),
+    Get(GetError),
     Status(http::StatusCode),
     TimedOut,
-    BadUrl,
 }
 
 impl std::fmt::Display for ProbeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ProbeError::Connect(error) => write!(f, "connect failed: {error}"),
-            ProbeError::Http(error) => write!(f, "HTTP request failed: {error}"),
+            ProbeError::Get(error) => error.fmt(f),
             ProbeError::Status(status) => write!(f, "answered {status}"),
             ProbeError::TimedOut => f.write_str("timed out"),
-            ProbeError::BadUrl => f.write_str("URL has no host"),
         }
     }
 }
@@ -59,42 +55,16 @@ pub async fn wait_ready(process: &str, probe: &ReadyProbe) {
 
 async fn attempt(target: &ProbeTarget) -> Result<(), ProbeError> {
     match target {
-        ProbeTarget::Tcp(address) => connect(address).await.map(drop),
-        ProbeTarget::Http(url) => http_get(url).await,
-    }
-}
-
-async fn connect(address: &str) -> Result<TcpStream, ProbeError> {
-    TcpStream::connect(address)
-        .await
-        .map_err(ProbeError::Connect)
-}
-
-/// One GET on a fresh connection; any 2xx passes.
-async fn http_get(url: &http::Uri) -> Result<(), ProbeError> {
-    let authority = url.authority().ok_or(ProbeError::BadUrl)?;
-    let port = authority.port_u16().unwrap_or(80);
-    let stream = connect(&format!("{}:{port}", authority.host())).await?;
-
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(ProbeError::Http)?;
-    tokio::spawn(connection);
-
-    let path = url.path_and_query().map_or("/", |p| p.as_str());
-    let request = http::Request::get(path)
-        .header(http::header::HOST, authority.as_str())
-        .header(http::header::USER_AGENT, "supervise-probe")
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| ProbeError::BadUrl)?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(ProbeError::Http)?;
-
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(ProbeError::Status(response.status()))
+        ProbeTarget::Tcp(address) => {
+            TcpStream::connect(address)
+                .await
+                .map_err(ProbeError::Connect)?;
+            Ok(())
+        }
+        ProbeTarget::Http(url) => match client::get(url, false).await {
+            Ok((status, _)) if status.is_success() => Ok(()),
+            Ok((status, _)) => Err(ProbeError::Status(status)),
+            Err(error) => Err(ProbeError::Get(error)),
+        },
     }
 }

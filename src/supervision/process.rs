@@ -57,6 +57,7 @@ pub struct Finished {
 #[derive(Debug)]
 pub struct ProcessHandle {
     name: String,
+    required: bool,
     status: watch::Receiver<ProcessStatus>,
     control: mpsc::UnboundedSender<Control>,
 }
@@ -72,6 +73,7 @@ impl ProcessHandle {
         let (status_tx, status) = watch::channel(ProcessStatus::new());
         let (control, control_rx) = mpsc::unbounded_channel();
         let name = spec.name.clone();
+        let required = spec.required;
         let task = ProcessTask {
             tracker: RestartTracker::new(&spec),
             spec: Arc::new(spec),
@@ -85,6 +87,7 @@ impl ProcessHandle {
         tokio::spawn(task.run());
         ProcessHandle {
             name,
+            required,
             status,
             control,
         }
@@ -92,6 +95,11 @@ impl ProcessHandle {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether giving up on it ends `supervise up`.
+    pub fn required(&self) -> bool {
+        self.required
     }
 
     /// A receiver of every status change.

@@ -1,0 +1,599 @@
+#!/usr/bin/env python3
+"""Reverse-proxy throughput: supervise against Caddy, on the same upstream.
+
+Measures, in one run on one machine, with wrk and one nginx as the
+upstream (`return 200 "hello\\n"`, no access log, one process):
+
+1. wrk straight to nginx, for the ceiling;
+2. Caddy (`caddy run --adapter caddyfile`, `reverse_proxy` to nginx);
+3. supervise (`supervise up` with one dummy process and one `/*` route to
+   nginx), with SUPERVISE_LOG=warn, so no access log line is written;
+4. supervise again with SUPERVISE_LOG=info and stdout to /dev/null: the
+   cost of formatting one JSON access log line per request.
+
+Each row gets a warm-up wrk run (not counted), then
+`wrk -t2 -c32 -d10s --latency`. It reports requests/s, p50 and p99 from
+wrk's latency distribution, socket errors and non-2xx answers, the CPU
+time the proxy used during the counted run (from /proc/PID/stat), and
+for the proxies VmRSS once idle after start-up and right after the run.
+Then it prints a markdown table for docs/benchmarks.md with the command
+line, the machine and the versions, and the goals from PRODUCT.md:
+at least 3x Caddy's requests/s, p99 under 1 ms, idle RSS under 8 MiB.
+
+Run from anywhere, after `cargo build --release`:
+
+    bench/proxy.py                          # 10 s per row, 32 connections
+    bench/proxy.py --binary /tmp/x/target/release/supervise --duration 5s
+    bench/proxy.py --skip-caddy --connections 64
+
+Needs wrk, nginx and caddy on the PATH (Debian: `apt-get install wrk nginx
+caddy`); it installs nothing and says what is missing. Linux only (it
+reads /proc); loopback only; Python 3 standard library only. Every process
+it starts runs in its own session and is killed when the script ends, also
+on an error, Ctrl-C or SIGTERM; a last sweep kills any process that
+carries this run's marker in its environment.
+"""
+
+import argparse
+import contextlib
+import http.client
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+HOST = "127.0.0.1"
+POLL = 0.005
+MARKER_VAR = "SUPERVISE_BENCH_RUN"
+MARKER = uuid.uuid4().hex
+
+# What each tool is called in Debian, for the "please install" message.
+TOOLS = {"wrk": "wrk", "nginx": "nginx", "caddy": "caddy"}
+
+# The goals from /work/shared/PRODUCT.md, "Quality bars".
+GOAL_RATIO = 3.0
+GOAL_P99_MS = 1.0
+GOAL_IDLE_RSS_KIB = 8 * 1024
+
+
+class BenchError(Exception):
+    """A step of the benchmark failed; the message says which."""
+
+
+def progress(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- probes
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def accepts(port):
+    """Whether a TCP connection to the port succeeds."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def get(port, path="/"):
+    """GET the path; returns (status, body), or raises BenchError."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as error:
+        raise BenchError(f"GET http://{HOST}:{port}{path} failed: {error}") from None
+    finally:
+        conn.close()
+
+
+def wait_accepting(port, proc, name, timeout):
+    """Polls until the port accepts; fails early when the process exits."""
+    deadline = time.monotonic() + timeout
+    while not accepts(port):
+        code = proc.poll()
+        if code is not None:
+            raise BenchError(f"{name} exited with status {code} before port {port} accepted")
+        if time.monotonic() > deadline:
+            raise BenchError(f"{name}: port {port} did not accept within {timeout} s")
+        time.sleep(POLL)
+
+
+def rss_kib(pid):
+    """VmRSS of the process in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise BenchError(f"no VmRSS in /proc/{pid}/status")
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After the command: state is field 3 of stat(5); utime and stime are 14, 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def marked_pids():
+    """Pids of the processes whose environment carries this run's marker."""
+    needle = f"{MARKER_VAR}={MARKER}".encode()
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    pids.append(int(entry.name))
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+    return pids
+
+
+# ---------------------------------------------------------------- processes
+
+
+class Procs:
+    """The processes this run started, and how to be rid of them."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.started = []
+
+    def env(self, **extra):
+        env = dict(os.environ, **extra)
+        env[MARKER_VAR] = MARKER
+        return env
+
+    def spawn(self, name, argv, env, stdout=None):
+        """Starts argv in its own session; output goes to NAME.log.
+
+        `stdout`, when given, is a path stdout goes to instead (stderr
+        still goes to the log).
+        """
+        log = open(self.workdir / f"{name}.log", "ab")
+        out = open(stdout, "ab") if stdout else log
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=log, start_new_session=True,
+            )
+        finally:
+            log.close()
+            if stdout:
+                out.close()
+        self.started.append(proc)
+        return proc
+
+    def log_tail(self, name, lines=20):
+        path = self.workdir / f"{name}.log"
+        try:
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+        except FileNotFoundError:
+            return f"(no {path.name})"
+        return "\n".join(f"    {line}" for line in text) or "    (empty)"
+
+    def stop(self, proc, sig=signal.SIGTERM, timeout=10):
+        """Sends sig to the process, waits, then SIGKILLs its group."""
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=timeout)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+    def sweep(self):
+        """Kills every process group started, then anything marked."""
+        for proc in self.started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        for pid in marked_pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                progress(f"  cleanup: killed leftover pid {pid}")
+
+
+# ---------------------------------------------------------------- wrk
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def to_ms(text):
+    """wrk's latency text ("87.00us", "1.20ms", "2.00s") in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise BenchError(f"cannot read wrk latency {text!r}")
+    return float(match[1]) * UNITS[match[2]]
+
+
+def parse_wrk(output):
+    """Requests/s, p50, p99, requests, socket errors, non-2xx from wrk."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    total = re.search(r"^\s+(\d+) requests in", output, re.M)
+    if not (rps and p50 and p99 and total):
+        raise BenchError(f"cannot read wrk's output:\n{output}")
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(rps[1]),
+        "p50": to_ms(p50[1]),
+        "p99": to_ms(p99[1]),
+        "requests": int(total[1]),
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+        "non2xx": int(non2xx[1]) if non2xx else 0,
+    }
+
+
+def wrk_argv(args, port, duration):
+    return ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}",
+            "--latency", f"http://{HOST}:{port}/"]
+
+
+def run_wrk(args, port, duration):
+    argv = wrk_argv(args, port, duration)
+    result = subprocess.run(argv, capture_output=True, text=True,
+                            env=dict(os.environ, **{MARKER_VAR: MARKER}))
+    if result.returncode != 0:
+        raise BenchError(f"{shlex.join(argv)} exited with {result.returncode}:\n"
+                         f"{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def measure(args, label, port, proc=None):
+    """Warm-up, then the counted wrk run; samples RSS and CPU around it."""
+    status, body = get(port)
+    if status != 200 or body != b"hello\n":
+        raise BenchError(f"{label}: GET / answered {status} {body[:200]!r}, not 200 'hello'")
+
+    row = {"label": label}
+    if proc is not None:
+        time.sleep(args.settle)  # let start-up allocations settle; not a readiness wait
+        row["rss_idle"] = rss_kib(proc.pid)
+
+    progress(f"{label}: warm-up {args.warmup}")
+    run_wrk(args, port, args.warmup)
+
+    progress(f"{label}: {shlex.join(wrk_argv(args, port, args.duration))}")
+    pids = [proc.pid] if proc is not None else []
+    cpu0 = {pid: cpu_seconds(pid) for pid in pids}
+    t0 = time.monotonic()
+    output = run_wrk(args, port, args.duration)
+    elapsed = time.monotonic() - t0
+    if proc is not None:
+        row["rss_after"] = rss_kib(proc.pid)
+        row["cpu"] = (cpu_seconds(proc.pid) - cpu0[proc.pid]) / elapsed
+        if proc.poll() is not None:
+            raise BenchError(f"{label} exited with status {proc.returncode} during the run")
+
+    row.update(parse_wrk(output))
+    row["wrk_output"] = output
+    progress(f"  {row['rps']:.0f} req/s, p50 {fmt_ms(row['p50'])},"
+             f" p99 {fmt_ms(row['p99'])}, errors {row['socket_errors']},"
+             f" non-2xx {row['non2xx']}")
+    return row
+
+
+# ---------------------------------------------------------------- the servers
+
+
+def nginx_config(workdir, port):
+    return f"""\
+# Written by bench/proxy.py: the upstream every row measures against.
+daemon off;
+master_process off;
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/nginx-body;
+    proxy_temp_path {workdir}/nginx-proxy;
+    fastcgi_temp_path {workdir}/nginx-fastcgi;
+    uwsgi_temp_path {workdir}/nginx-uwsgi;
+    scgi_temp_path {workdir}/nginx-scgi;
+    # Keep the proxies' pooled connections open for the whole run: the
+    # default closes one after 1000 requests.
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+
+    server {{
+        listen {HOST}:{port};
+        location / {{
+            default_type text/plain;
+            return 200 "hello\\n";
+        }}
+    }}
+}}
+"""
+
+
+def caddy_config(port, upstream):
+    return f"""\
+# Written by bench/proxy.py.
+{{
+	admin off
+	auto_https off
+	log {{
+		output discard
+	}}
+}}
+
+:{port} {{
+	bind {HOST}
+	reverse_proxy {HOST}:{upstream}
+}}
+"""
+
+
+def supervise_config(port, upstream):
+    return f"""\
+# Written by bench/proxy.py: one dummy process and a catch-all route.
+processes:
+  dummy:
+    command: [sleep, "100000"]
+    required: true
+
+proxy:
+  listen: {HOST}:{port}
+  upstreams:
+    nginx: {{ url: "http://{HOST}:{upstream}" }}
+  routes:
+    - path: /*
+      upstream: nginx
+"""
+
+
+def start_nginx(args, procs, workdir):
+    port = free_port()
+    config = workdir / "nginx.conf"
+    config.write_text(nginx_config(workdir, port))
+    argv = ["nginx", "-p", str(workdir), "-e", str(workdir / "nginx-error.log"),
+            "-c", str(config)]
+    proc = procs.spawn("nginx", argv, procs.env())
+    try:
+        wait_accepting(port, proc, "nginx", args.timeout)
+    except BenchError as error:
+        raise BenchError(f"{error}\nnginx's output ends with:\n{procs.log_tail('nginx')}"
+                         f"\nits error log:\n{procs.log_tail('nginx-error')}") from None
+    return proc, port
+
+
+def bench_proxy(args, procs, label, name, argv, env, port, stdout=None):
+    """Starts one proxy, measures it, stops it."""
+    proc = procs.spawn(name, argv, env, stdout=stdout)
+    try:
+        wait_accepting(port, proc, label, args.timeout)
+        return measure(args, label, port, proc)
+    except BenchError as error:
+        raise BenchError(f"{error}\n{label}'s output ends with:\n"
+                         f"{procs.log_tail(name)}") from None
+    finally:
+        procs.stop(proc)
+
+
+def bench_caddy(args, procs, workdir, upstream):
+    port = free_port()
+    config = workdir / "Caddyfile"
+    config.write_text(caddy_config(port, upstream))
+    home = workdir / "caddy-home"
+    env = procs.env(HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+                    XDG_CONFIG_HOME=str(home / "config"))
+    argv = ["caddy", "run", "--config", str(config), "--adapter", "caddyfile"]
+    return bench_proxy(args, procs, "Caddy", "caddy", argv, env, port)
+
+
+def bench_supervise(args, procs, workdir, upstream, log_level):
+    port = free_port()
+    config = workdir / f"supervisor-{log_level}.yaml"
+    config.write_text(supervise_config(port, upstream))
+    argv = [str(args.binary), "--log-format", "json", "up", "-c", str(config)]
+    env = procs.env(SUPERVISE_LOG=log_level)
+    label = f"supervise, SUPERVISE_LOG={log_level}"
+    stdout = os.devnull if log_level != "warn" else None
+    return bench_proxy(args, procs, label, f"supervise-{log_level}", argv, env, port,
+                       stdout=stdout)
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt_ms(ms):
+    return f"{ms * 1000:.0f} µs" if ms < 1 else f"{ms:.2f} ms"
+
+
+def fmt_mib(kib):
+    return f"{kib / 1024:.1f} MiB"
+
+
+def version_of(argv):
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except OSError as error:
+        return f"({error})"
+    text = (result.stdout + result.stderr).strip().splitlines()
+    return text[0].strip() if text else "(no output)"
+
+
+def machine():
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    return f"Linux {platform.release()}, {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
+
+
+def report(args, rows, command):
+    by_label = {row["label"]: row for row in rows}
+    caddy = by_label.get("Caddy")
+    supervise = by_label.get("supervise, SUPERVISE_LOG=warn")
+
+    lines = []
+    lines.append(f"Machine: {machine()}.")
+    lines.append("Versions: " + "; ".join([
+        version_of(["nginx", "-v"]),
+        "caddy " + version_of(["caddy", "version"]),
+        version_of(["wrk", "-v"]),
+        version_of([str(args.binary), "--version"]),
+    ]) + ".")
+    lines.append("")
+    lines.append("```sh")
+    lines.append(command)
+    lines.append("```")
+    lines.append("")
+    lines.append(f"Each row: `wrk -t{args.threads} -c{args.connections} -d{args.duration}"
+                 f" --latency` after a {args.warmup} warm-up; upstream nginx"
+                 f" `return 200 \"hello\\n\"` (1 process, no access log).")
+    lines.append("")
+    lines.append("| what | req/s | vs Caddy | p50 | p99 | proxy CPU (cores) | idle RSS | RSS after | errors |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        vs = f"{row['rps'] / caddy['rps']:.2f}x" if caddy else "-"
+        cpu = f"{row['cpu']:.2f}" if "cpu" in row else "-"
+        idle = fmt_mib(row["rss_idle"]) if "rss_idle" in row else "-"
+        after = fmt_mib(row["rss_after"]) if "rss_after" in row else "-"
+        errors = row["socket_errors"] + row["non2xx"]
+        lines.append(f"| {row['label']} | {row['rps']:,.0f} | {vs} | {fmt_ms(row['p50'])}"
+                     f" | {fmt_ms(row['p99'])} | {cpu} | {idle} | {after} | {errors} |")
+    lines.append("")
+
+    if supervise:
+        lines.append("Goals (PRODUCT.md), supervise with SUPERVISE_LOG=warn:")
+        lines.append("")
+        if caddy:
+            ratio = supervise["rps"] / caddy["rps"]
+            lines.append(f"- at least {GOAL_RATIO:g}x Caddy's req/s: {ratio:.2f}x"
+                         f" ({supervise['rps']:,.0f} against {caddy['rps']:,.0f}):"
+                         f" {'met' if ratio >= GOAL_RATIO else 'MISSED'}")
+        lines.append(f"- p99 under {GOAL_P99_MS:g} ms: {fmt_ms(supervise['p99'])}:"
+                     f" {'met' if supervise['p99'] < GOAL_P99_MS else 'MISSED'}")
+        lines.append(f"- idle RSS under {GOAL_IDLE_RSS_KIB // 1024} MiB:"
+                     f" {fmt_mib(supervise['rss_idle'])}"
+                     f" ({fmt_mib(supervise['rss_after'])} after the run):"
+                     f" {'met' if supervise['rss_idle'] < GOAL_IDLE_RSS_KIB else 'MISSED'}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+
+def missing_tools():
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description="Reverse-proxy throughput of supervise against Caddy, on one nginx upstream.")
+    parser.add_argument("--binary", type=Path, default=REPO / "target" / "release" / "supervise",
+                        help="the supervise binary (default: target/release/supervise)")
+    parser.add_argument("--duration", default="10s", help="wrk's -d for counted runs (default 10s)")
+    parser.add_argument("--warmup", default="2s", help="wrk's -d for the warm-up runs (default 2s)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's -c (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk's -t (default 2)")
+    parser.add_argument("--settle", type=float, default=1.0,
+                        help="seconds a proxy idles after start-up before its RSS is read")
+    parser.add_argument("--timeout", type=float, default=20.0,
+                        help="seconds to wait for a port to accept")
+    parser.add_argument("--skip-caddy", action="store_true")
+    parser.add_argument("--skip-info", action="store_true",
+                        help="skip the supervise row with the access log on")
+    parser.add_argument("--wrk-output", action="store_true",
+                        help="also print wrk's full output for each row")
+    return parser.parse_args()
+
+
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main():
+    args = parse_args()
+    command = shlex.join(["bench/proxy.py", *sys.argv[1:]])
+
+    missing = missing_tools()
+    if args.skip_caddy and "caddy" in missing:
+        missing.remove("caddy")
+    if missing:
+        packages = " ".join(TOOLS[tool] for tool in missing)
+        print(f"proxy.py: missing {', '.join(missing)}; install with:\n"
+              f"    apt-get install {packages}", file=sys.stderr)
+        return 2
+    args.binary = args.binary.resolve()
+    if not os.access(args.binary, os.X_OK):
+        print(f"proxy.py: {args.binary} is not an executable; run `cargo build --release`"
+              " or pass --binary", file=sys.stderr)
+        return 2
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    with tempfile.TemporaryDirectory(prefix="supervise-proxy-bench-") as tmp:
+        workdir = Path(tmp)
+        procs = Procs(workdir)
+        try:
+            nginx, upstream = start_nginx(args, procs, workdir)
+            rows = [measure(args, "nginx direct (no proxy)", upstream)]
+            if not args.skip_caddy:
+                rows.append(bench_caddy(args, procs, workdir, upstream))
+            rows.append(bench_supervise(args, procs, workdir, upstream, "warn"))
+            if not args.skip_info:
+                rows.append(bench_supervise(args, procs, workdir, upstream, "info"))
+            if nginx.poll() is not None:
+                raise BenchError(f"nginx exited with status {nginx.returncode} during the runs")
+        except BenchError as error:
+            print(f"proxy.py: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("proxy.py: interrupted; cleaning up", file=sys.stderr)
+            return 130
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            procs.sweep()
+
+    if args.wrk_output:
+        for row in rows:
+            print(f"--- {row['label']}\n{row['wrk_output']}")
+    print(report(args, rows, command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

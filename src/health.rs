@@ -1,0 +1,96 @@
+//! The health report: what `GET /healthz` answers and `supervise health`
+//! and `supervise status` read.
+//!
+//! It is a read-only view of the processes' published states, the
+//! upstreams' readiness and whether supervise is draining. The overall
+//! status is healthy (200) when every required process is ready and
+//! supervise is not shutting down, and unhealthy (503) otherwise, so the
+//! load balancer stops sending traffic to a task that is stopping.
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::proxy::body::ProxyBody;
+use crate::proxy::forward::Upstream;
+use crate::supervision::state::{ProcessState, ProcessStatus};
+
+/// One process as health sees it.
+#[derive(Debug, Clone)]
+pub struct ProcessView {
+    pub name: String,
+    pub required: bool,
+    pub status: watch::Receiver<ProcessStatus>,
+}
+
+/// Everything the health report is made from.
+#[derive(Debug, Clone)]
+pub struct HealthView {
+    pub processes: Vec<ProcessView>,
+    pub upstreams: Vec<(Arc<Upstream>, Option<String>)>,
+    pub draining: watch::Receiver<bool>,
+}
+
+impl HealthView {
+    /// Whether supervise is healthy, and the report as JSON.
+    pub fn report(&self) -> (bool, Value) {
+        let draining = *self.draining.borrow();
+        let processes: Vec<Value> = self.processes.iter().map(process_json).collect();
+        let ready = self
+            .processes
+            .iter()
+            .filter(|p| p.required)
+            .all(|p| p.status.borrow().state == ProcessState::Ready);
+        let upstreams: Vec<Value> = self
+            .upstreams
+            .iter()
+            .map(|(upstream, process)| {
+                json!({ "name": &*upstream.name, "process": process, "ready": upstream.ready() })
+            })
+            .collect();
+
+        let healthy = ready && !draining;
+        let status = match (draining, ready) {
+            (true, _) => "draining",
+            (false, true) => "ok",
+            (false, false) => "unavailable",
+        };
+        let report = json!({ "status": status, "processes": processes, "upstreams": upstreams });
+        (healthy, report)
+    }
+
+    /// The HTTP answer: the report, with 200 or 503.
+    pub fn response(&self) -> Response<ProxyBody> {
+        let (healthy, report) = self.report();
+        let mut response = Response::new(ProxyBody::full(format!("{report}\n")));
+        *response.status_mut() = match healthy {
+            true => StatusCode::OK,
+            false => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+fn process_json(process: &ProcessView) -> Value {
+    let status = process.status.borrow();
+    let uptime = status
+        .started
+        .map(|started| started.elapsed().as_secs_f64());
+    json!({
+        "name": process.name,
+        "state": status.state.name(),
+        "pid": status.pid,
+        "restarts": status.restarts,
+        "uptime_seconds": uptime,
+        "last_exit": status.last_exit.map(|exit| exit.to_string()),
+        "required": process.required,
+    })
+}

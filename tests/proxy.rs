@@ -1,0 +1,454 @@
+//! The reverse proxy in front of the real Flask example: routing, header
+//! rules, streaming, timeouts, health, draining, and requests held through
+//! backend restarts.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{get, send, Supervise};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// The Flask example as process `backend`, behind a proxy on a free port
+/// with `proxy_extra` keys and `routes` (YAML list items, 4 spaces deep).
+fn flask(proxy_extra: &str, routes: &str) -> (String, u16) {
+    flask_with(proxy_extra, "", routes)
+}
+
+/// Like [`flask`], with `upstreams` (4 spaces deep) beside `flask`.
+fn flask_with(proxy_extra: &str, upstreams: &str, routes: &str) -> (String, u16) {
+    let port = common::free_port();
+    let config = format!(
+        "processes:
+  backend:
+    command: [{python}, app.py]
+    cwd: {cwd}
+    env: {{ PORT: \"{port}\" }}
+    ready: {{ http: \"http://127.0.0.1:{port}/api/health\", interval: 20ms }}
+proxy:
+  listen: 127.0.0.1:0
+{proxy_extra}  upstreams:
+    flask: {{ url: \"http://127.0.0.1:{port}\", process: backend }}
+{upstreams}  routes:
+{routes}",
+        python = common::python().display(),
+        cwd = common::repo().join("examples/flask").display(),
+    );
+    (config, port)
+}
+
+/// The seed's table, catch-all first, each route tagging its answers.
+const SEED_ROUTES: &str = "    - path: /*
+      upstream: flask
+      header_down: { set: { X-Route: catch-all } }
+    - path: /api/health
+      upstream: flask
+      header_down: { set: { X-Route: health } }
+    - path: /test*
+      respond: { status: 200, body: \"tested!!!\" }
+";
+
+/// Starts supervise on `config` and waits until the backend is ready;
+/// returns it with the proxy's port.
+fn start(config: &str) -> (Supervise, u16) {
+    let mut sup = Supervise::up(config);
+    let port = sup.listening();
+    sup.wait_event("backend", "ready");
+    (sup, port)
+}
+
+/// Written with the catch-all first, the seed's table still sends
+/// `/api/health` and `/test*` to their own routes.
+#[test]
+fn most_specific_route_wins() {
+    let (config, _) = flask("", SEED_ROUTES);
+    let (mut sup, port) = start(&config);
+
+    let health = get(port, "/api/health").expect("GET");
+    assert_eq!(
+        (health.status, health.header("x-route")),
+        (200, Some("health"))
+    );
+    assert_eq!(health.json()["status"], "ok");
+    for path in ["/test", "/testing", "/test/x?y=1"] {
+        let reply = get(port, path).expect("GET");
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (200, "tested!!!"),
+            "{path}"
+        );
+    }
+    for path in ["/home", "/", "/api/healthz", "/api/health/x", "/API/HEALTH"] {
+        let reply = get(port, path).expect("GET");
+        assert_eq!(reply.header("x-route"), Some("catch-all"), "{path}");
+    }
+    sup.signal(Signal::SIGTERM);
+    assert_eq!(sup.wait_exit().code(), Some(0));
+}
+
+/// Path tricks aimed at the public route never reach it: each is refused
+/// with 400 or lands on the catch-all.
+#[test]
+fn path_tricks_never_reach_the_public_route() {
+    let (config, _) = flask("", SEED_ROUTES);
+    let (mut sup, port) = start(&config);
+    let tricks = [
+        "/api/health/../home",
+        "/api/health/%2e%2e/home",
+        "/api/health/%2E%2E/home",
+        "/api/health/.%2e/home",
+        "/api/health%2F..%2Fhome",
+        "/api/health/..%2fhome",
+        "/api/health/..;/home",
+        "//api//health/../home",
+        "/api/health;x",
+        "/api%2Fhealth",
+        "/Api/Health",
+        "/api/health%23",
+        "/api/health/.",
+    ];
+    for trick in tricks {
+        let reply = get(port, trick).expect("GET");
+        let route = reply.header("x-route");
+        assert!(
+            reply.status == 400 || route == Some("catch-all"),
+            "{trick}: {reply:?}"
+        );
+        assert_ne!(route, Some("health"), "{trick} reached the public route");
+    }
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// Query strings and the client's headers arrive exactly; forwarding
+/// headers are set by the proxy (a client's are replaced, a trusted
+/// proxy's extended); hop-by-hop headers stop at the proxy.
+#[test]
+fn forwarded_headers_and_query_arrive_exactly() {
+    let (config, _) = flask("", SEED_ROUTES);
+    let (mut sup, port) = start(&config);
+    let head = "GET /echo?a=1&b=%20x&c=%2F&d=%C3%A9 HTTP/1.1\r\nHost: app.example.test\r\n\
+        X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\n\
+        X-Real-IP: 6.6.6.6\r\nX-Request-Id: test-id-1\r\nX-Custom: \"kept\" as is\r\n\
+        Connection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5";
+    let echo = send(port, head).expect("GET").json();
+    assert_eq!(echo["query_string"], "a=1&b=%20x&c=%2F&d=%C3%A9");
+    assert_eq!(echo["raw_path"], "/echo");
+    let headers = &echo["headers"];
+    assert_eq!(headers["host"], "app.example.test");
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-host"], "app.example.test");
+    assert_eq!(headers["x-real-ip"], "127.0.0.1");
+    assert_eq!(headers["x-request-id"], "test-id-1");
+    assert_eq!(headers["x-custom"], "\"kept\" as is");
+    assert!(
+        headers.get("x-hop").is_none() && headers.get("keep-alive").is_none(),
+        "{headers}"
+    );
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+
+    let (config, _) = flask("  trusted_proxies: [127.0.0.0/8]\n", SEED_ROUTES);
+    let (mut sup, port) = start(&config);
+    let head = "GET /echo HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 203.0.113.7\r\n\
+        X-Forwarded-Proto: https\r\nX-Forwarded-Host: app.example.com";
+    let headers = send(port, head).expect("GET").json()["headers"].clone();
+    assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(headers["x-real-ip"], "203.0.113.7");
+    assert_eq!(headers["x-forwarded-proto"], "https");
+    assert_eq!(headers["x-forwarded-host"], "app.example.com");
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// A 1 GiB download and a 1 GiB upload stream through the proxy intact
+/// while supervise's peak memory stays under 64 MiB.
+#[test]
+fn large_bodies_stream_without_buffering() {
+    const GIB: u64 = 1 << 30;
+    let (config, _) = flask("", SEED_ROUTES);
+    let (mut sup, port) = start(&config);
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET /download?bytes={GIB} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut total = 0u64;
+    let mut buffer = vec![0; 256 * 1024];
+    loop {
+        match stream.read(&mut buffer).expect("read") {
+            0 => break,
+            n => total += n as u64,
+        }
+    }
+    assert!(total > GIB && total < GIB + 1024, "got {total} bytes");
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {GIB}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send head");
+    let chunk = vec![0u8; 256 * 1024];
+    for _ in 0..GIB / chunk.len() as u64 {
+        stream.write_all(&chunk).expect("send body");
+    }
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read reply");
+    assert!(reply.contains(&format!("\"bytes\":{GIB}")), "{reply}");
+
+    let peak = common::peak_rss_kib(sup.pid);
+    assert!(peak < 64 * 1024, "supervise peaked at {peak} KiB");
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// A dead upstream answers 502 and a slow one 504, each within its
+/// timeout.
+#[test]
+fn dead_and_slow_upstreams() {
+    let dead = common::free_port();
+    let routes = format!(
+        "{SEED_ROUTES}    - path: /dead*
+      upstream: dead
+"
+    );
+    let extra = "  timeouts: { response_header: 300ms, connect: 1s }\n";
+    let upstreams = format!("    dead: {{ url: \"http://127.0.0.1:{dead}\" }}\n");
+    let (config, _) = flask_with(extra, &upstreams, &routes);
+    let (mut sup, port) = start(&config);
+
+    let started = Instant::now();
+    assert_eq!(get(port, "/dead").expect("GET").status, 502);
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let started = Instant::now();
+    assert_eq!(get(port, "/slow?seconds=3").expect("GET").status, 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// A client that sends its headers slowly is disconnected after
+/// `client_header`, without an answer from any route.
+#[test]
+fn slow_client_headers_are_cut_off() {
+    let (config, _) = flask("  timeouts: { client_header: 300ms }\n", SEED_ROUTES);
+    let (mut sup, port) = start(&config);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(b"GET /home HTTP/1.1\r\nHost: x\r\n")
+        .expect("partial head");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "held for {:?}",
+        started.elapsed()
+    );
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// Clients sending GETs without pause see no failure while the backend is
+/// killed with SIGKILL five times: requests wait for the restart.
+#[test]
+fn zero_failed_gets_through_kill_9() {
+    let (config, _) = flask("", SEED_ROUTES);
+    let (mut sup, port) = start(&config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match get(port, "/home") {
+                        Ok(reply) if reply.status == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                        other => {
+                            eprintln!("failed: {other:?}");
+                            failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+        })
+        .collect();
+
+    let mut pid = sup
+        .seen
+        .iter()
+        .rev()
+        .find(|e| e["message"] == "spawned")
+        .map(|e| e["pid"].clone());
+    for _ in 0..5 {
+        let victim = pid.take().and_then(|p| p.as_i64()).expect("backend pid") as i32;
+        let before = ok.load(Ordering::Relaxed);
+        common::eventually("requests flow", || ok.load(Ordering::Relaxed) > before + 20);
+        kill(Pid::from_raw(victim), Signal::SIGKILL).expect("kill backend");
+        pid = Some(sup.wait_event("backend", "spawned")["pid"].clone());
+        sup.wait_event("backend", "ready");
+    }
+    let before = ok.load(Ordering::Relaxed);
+    common::eventually("requests flow after the last restart", || {
+        ok.load(Ordering::Relaxed) > before + 20
+    });
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("client thread");
+    }
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "{} succeeded",
+        ok.load(Ordering::Relaxed)
+    );
+    sup.signal(Signal::SIGTERM);
+    assert_eq!(sup.wait_exit().code(), Some(0));
+}
+
+/// SIGTERM: a slow in-flight request completes, health answers 503 during
+/// the drain, then the backend gets SIGTERM and `up` exits 0.
+#[test]
+fn sigterm_drains_in_flight_requests() {
+    let (config, _) = flask("", SEED_ROUTES);
+    let mut sup = Supervise::up_with(&config, |c| {
+        c.env("SUPERVISE_LOG", "info,supervise::proxy=debug");
+    });
+    let port = sup.listening();
+    sup.wait_event("backend", "ready");
+    assert_eq!(get(port, "/healthz").expect("GET").status, 200);
+
+    let slow = std::thread::spawn(move || get(port, "/slow?seconds=1.5"));
+    sup.wait_for("the slow request routed", |e| e["message"] == "routed");
+    sup.signal(Signal::SIGTERM);
+    sup.wait_for("draining", |e| e["message"] == "draining");
+
+    let health = get(port, "/healthz").expect("GET during drain");
+    assert_eq!(health.status, 503);
+    assert_eq!(health.json()["status"], "draining");
+    let slow = slow.join().expect("slow client").expect("slow GET");
+    assert_eq!(slow.status, 200, "{}", slow.text());
+
+    sup.wait_line("backend", "received SIGTERM");
+    assert_eq!(sup.wait_exit().code(), Some(0));
+    let order: Vec<&str> = sup
+        .seen
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| ["draining", "listener closed", "stopping"].contains(m))
+        .collect();
+    assert_eq!(order, ["draining", "listener closed", "stopping"]);
+}
+
+/// Health is 503 while a required process is not ready and 200 once it
+/// is; `supervise health` exits 1 then 0, and `status` lists the process.
+#[test]
+fn health_follows_readiness() {
+    let gate = common::free_port();
+    let config = format!(
+        "processes:
+  web:
+    command: [sleep, '300']
+    ready: {{ tcp: 127.0.0.1:{gate}, interval: 20ms }}
+proxy:
+  listen: 127.0.0.1:0
+  routes:
+    - path: /*
+      respond: {{ body: hi }}
+"
+    );
+    let mut sup = Supervise::up(&config);
+    let port = sup.listening();
+    sup.wait_event("web", "spawned");
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let health = |url: &str| {
+        let out = std::process::Command::new(common::binary())
+            .args(["health", "--url", url])
+            .output()
+            .expect("supervise health");
+        out.status.code()
+    };
+
+    let reply = get(port, "/healthz").expect("GET");
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.json()["processes"][0]["state"], "starting");
+    assert_eq!(health(&url), Some(1));
+
+    let _listener = std::net::TcpListener::bind(("127.0.0.1", gate)).expect("open the gate");
+    sup.wait_event("web", "ready");
+    let reply = get(port, "/healthz").expect("GET");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["status"], "ok");
+    assert_eq!(health(&url), Some(0));
+
+    let status = std::process::Command::new(common::binary())
+        .args(["status", "--url", &url])
+        .output()
+        .expect("supervise status");
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("web") && l.contains("ready")),
+        "{table}"
+    );
+
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+    assert_eq!(health(&url), Some(1), "health of a stopped instance");
+}
+
+/// A request for an upstream whose process never gets ready waits out
+/// `retry_window` and gets 503 with `Retry-After`.
+#[test]
+fn unavailable_after_retry_window() {
+    let gate = common::free_port();
+    let config = format!(
+        "processes:
+  web:
+    command: [sleep, '300']
+    ready: {{ tcp: 127.0.0.1:{gate}, interval: 20ms }}
+proxy:
+  listen: 127.0.0.1:0
+  retry_window: 300ms
+  upstreams:
+    web: {{ url: \"http://127.0.0.1:{gate}\", process: web }}
+  routes:
+    - path: /*
+      upstream: web
+"
+    );
+    let mut sup = Supervise::up(&config);
+    let port = sup.listening();
+    sup.wait_event("web", "spawned");
+    let started = Instant::now();
+    let reply = get(port, "/").expect("GET");
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
