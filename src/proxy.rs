@@ -19,6 +19,7 @@ pub mod pool;
 pub mod route;
 pub mod server;
 pub mod service;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::{HealthSpec, ProxySpec, UpstreamSpec};
 use crate::health::{HealthView, ProcessView};
@@ -59,6 +61,7 @@ impl Proxy {
         health: &HealthSpec,
         processes: Vec<ProcessView>,
         draining: watch::Receiver<bool>,
+        tls: Option<TlsAcceptor>,
     ) -> Proxy {
         let upstreams: HashMap<String, Arc<Upstream>> = spec
             .upstreams
@@ -87,7 +90,7 @@ impl Proxy {
             ids: RequestIds::new(),
             holds: Holds::new(spec.max_waiting, spec.retry_window),
         };
-        let server = Server::new(listener, Arc::new(service), spec);
+        let server = Server::new(listener, Arc::new(service), spec, tls);
         Proxy { server }
     }
 

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ProxySpec};
 use crate::health::ProcessView;
+use crate::proxy::tls::{self, TlsError};
 use crate::proxy::{self, Proxy};
 use crate::signals::{Request, Signals};
 use crate::supervision::output::ChildOutput;
@@ -37,6 +38,8 @@ pub enum RunError {
         address: SocketAddr,
         error: io::Error,
     },
+    /// The listener's certificate or key cannot be used.
+    Tls(TlsError),
 }
 
 impl fmt::Display for RunError {
@@ -44,6 +47,7 @@ impl fmt::Display for RunError {
         match self {
             RunError::Signals(_) => f.write_str("cannot install signal handlers"),
             RunError::Bind { address, .. } => write!(f, "cannot listen on {address}"),
+            RunError::Tls(error) => error.fmt(f),
         }
     }
 }
@@ -52,6 +56,7 @@ impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RunError::Signals(error) | RunError::Bind { error, .. } => Some(error),
+            RunError::Tls(error) => error.source(),
         }
     }
 }
@@ -73,6 +78,10 @@ pub async fn up(config: Config, output: ChildOutput) -> Result<i32, RunError> {
     let mut signals = Signals::install().map_err(RunError::Signals)?;
     let reaper = Reaper::start().map_err(RunError::Signals)?;
     become_reaper();
+    let tls = match config.proxy.as_ref().and_then(|proxy| proxy.tls.as_ref()) {
+        Some(spec) => Some(tls::acceptor(spec).map_err(RunError::Tls)?),
+        None => None,
+    };
     let listener = match &config.proxy {
         Some(spec) => Some(bind(spec).await?),
         None => None,
@@ -84,7 +93,7 @@ pub async fn up(config: Config, output: ChildOutput) -> Result<i32, RunError> {
     let (draining, drain_rx) = watch::channel(false);
     let proxy = listener.zip(config.proxy.as_ref()).map(|(listener, spec)| {
         let views = process_views(&supervisor);
-        let proxy = Proxy::new(listener, spec, &config.health, views, drain_rx.clone());
+        let proxy = Proxy::new(listener, spec, &config.health, views, drain_rx.clone(), tls);
         tokio::spawn(proxy.run(drain_rx))
     });
 

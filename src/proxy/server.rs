@@ -19,7 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
-use tokio::time::{sleep, sleep_until, Instant};
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::ProxySpec;
 use crate::proxy::service::Service;
@@ -38,10 +39,27 @@ pub struct Server {
     closing: Arc<auto::Builder<TokioExecutor>>,
     drain_timeout: Duration,
     connections: Connections,
+    tls: Option<Tls>,
+}
+
+/// The TLS side of a listener: the acceptor and how long a client may
+/// take over its handshake.
+#[derive(Clone)]
+struct Tls {
+    acceptor: TlsAcceptor,
+    handshake_timeout: Duration,
 }
 
 impl Server {
-    pub fn new(listener: TcpListener, service: Arc<Service>, spec: &ProxySpec) -> Server {
+    pub fn new(
+        listener: TcpListener,
+        service: Arc<Service>,
+        spec: &ProxySpec,
+        tls: Option<TlsAcceptor>,
+    ) -> Server {
+        // A handshake is the TLS part of sending the request head, so the
+        // same bound applies to slow clients.
+        let handshake_timeout = spec.timeouts.client_header;
         Server {
             listener,
             service,
@@ -49,6 +67,10 @@ impl Server {
             closing: Arc::new(builder(spec, false)),
             drain_timeout: spec.drain_timeout,
             connections: Connections::default(),
+            tls: tls.map(|acceptor| Tls {
+                acceptor,
+                handshake_timeout,
+            }),
         }
     }
 
@@ -103,8 +125,14 @@ impl Server {
             service: self.service.clone(),
             builder: builder.clone(),
             guard: self.connections.enter(),
+            peer,
         };
-        tokio::spawn(connection.serve(stream, peer, draining.clone()));
+        let _ = stream.set_nodelay(true);
+        let draining = draining.clone();
+        match self.tls.clone() {
+            None => tokio::spawn(connection.serve(TokioIo::new(stream), draining)),
+            Some(tls) => tokio::spawn(connection.serve_tls(stream, tls, draining)),
+        };
     }
 }
 
@@ -128,16 +156,25 @@ struct Connection {
     service: Arc<Service>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     guard: ConnectionGuard,
+    peer: SocketAddr,
 }
 
 impl Connection {
-    async fn serve(self, stream: TcpStream, peer: SocketAddr, draining: watch::Receiver<bool>) {
-        let _ = stream.set_nodelay(true);
-        let service = self.service;
+    async fn serve_tls(self, stream: TcpStream, tls: Tls, draining: watch::Receiver<bool>) {
+        match timeout(tls.handshake_timeout, tls.acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => self.serve(TokioIo::new(stream), draining).await,
+            Ok(Err(error)) => tracing::debug!(peer = %self.peer, %error, "TLS handshake failed"),
+            Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
+        }
+    }
+
+    async fn serve<I>(self, io: I, draining: watch::Receiver<bool>)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (service, peer) = (self.service, self.peer);
         let handler = service_fn(move |request| service.clone().handle(peer, request));
-        let mut connection = pin!(self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), handler));
+        let mut connection = pin!(self.builder.serve_connection_with_upgrades(io, handler));
 
         // Already draining: this connection was built without keep-alive;
         // shutting it down now could close it before its one request.
