@@ -12,6 +12,8 @@
 //!
 //! No message quotes a value that came from the environment: where a
 //! value is quoted, it is the file's text (`${TOKEN}`), not the token.
+//! Secrets (`auth.client_secret`, `auth.session.secrets`) are never
+//! quoted at all, not even as written, and their `Debug` is redacted.
 //!
 //! # Layout
 //!
@@ -24,6 +26,9 @@
 //!   upstreams, its routes and their header rules; `ipnet`: the
 //!   `trusted_proxies` networks.
 //! - `health`: the `health:` section.
+//! - `auth`, `provider`, `session`: the `auth:` section, the keys of each
+//!   provider, and `auth.session`; `allow`: a route's `allow` rule;
+//!   `web`: the shapes of URLs, domains and loopback hosts they check.
 //! - `fields`: typed reading of nodes, shared by the schema modules.
 //! - `scalar`, `duration`, `position`: scalars, durations, line arithmetic.
 //! - `error`: [`Diagnostic`], [`LoadError`] and the report stages write to.
@@ -32,6 +37,8 @@
 
 use std::path::Path;
 
+mod allow;
+mod auth;
 mod document;
 mod duration;
 mod error;
@@ -42,13 +49,16 @@ mod interpolate;
 mod ipnet;
 mod position;
 mod processes;
+mod provider;
 mod proxy;
 mod ready;
 mod routes;
 mod scalar;
+mod session;
 mod summary;
 mod types;
 mod upstreams;
+mod web;
 mod yaml;
 
 #[cfg(test)]
@@ -110,6 +120,7 @@ pub fn load_str(
                 processes: sections.processes,
                 proxy: sections.proxy,
                 health: sections.health,
+                auth: sections.auth,
             };
             Ok(Loaded { config, warnings })
         }

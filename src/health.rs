@@ -13,6 +13,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::auth::provider::Provider;
 use crate::proxy::body::ProxyBody;
 use crate::proxy::forward::Upstream;
 use crate::supervision::state::{ProcessState, ProcessStatus};
@@ -31,6 +32,9 @@ pub struct HealthView {
     pub processes: Vec<ProcessView>,
     pub upstreams: Vec<(Arc<Upstream>, Option<String>)>,
     pub draining: watch::Receiver<bool>,
+    /// The identity provider, when sign-in is configured; `None` inside
+    /// until discovery succeeds.
+    pub provider: Option<watch::Receiver<Option<Arc<Provider>>>>,
 }
 
 impl HealthView {
@@ -51,13 +55,25 @@ impl HealthView {
             })
             .collect();
 
+        // Keys not loaded degrade the report but keep it 200: every task
+        // shares the provider, so failing health on its outage would make
+        // the load balancer drop them all while sessions still work.
+        let keys = self
+            .provider
+            .as_ref()
+            .map(|p| p.borrow().as_ref().is_some_and(|p| p.keys_loaded()));
         let healthy = ready && !draining;
-        let status = match (draining, ready) {
-            (true, _) => "draining",
-            (false, true) => "ok",
-            (false, false) => "unavailable",
+        let status = match (draining, ready, keys) {
+            (true, _, _) => "draining",
+            (false, false, _) => "unavailable",
+            (false, true, Some(false)) => "degraded",
+            (false, true, _) => "ok",
         };
-        let report = json!({ "status": status, "processes": processes, "upstreams": upstreams });
+        let mut report =
+            json!({ "status": status, "processes": processes, "upstreams": upstreams });
+        if let Some(keys_loaded) = keys {
+            report["identity_provider"] = json!({ "keys_loaded": keys_loaded });
+        }
         (healthy, report)
     }
 

@@ -22,6 +22,7 @@
 //!   ready; it never restarts anything.
 //! - **required**: a process whose giving up ends `supervise up`.
 
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -30,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::gate::Auth;
 use crate::config::{HealthSpec, ProxySpec, UpstreamSpec};
 use crate::health::{HealthView, ProcessView};
 use crate::proxy::access::RequestIds;
@@ -38,6 +39,11 @@ use crate::proxy::pool::Pool;
 use crate::proxy::route::Router;
 use crate::proxy::server::Server;
 use crate::proxy::service::Service;
+
+/// Identity headers' prefix when the file has no `auth:` section: what a
+/// client sends under it is still removed, so a backend never believes a
+/// spoofed one.
+const DEFAULT_IDENTITY_PREFIX: &str = "X-Auth-Request-";
 
 /// Binds the proxy's listener. Done before any process is spawned, so a
 /// port already in use fails start-up cleanly.
@@ -62,6 +68,7 @@ impl Proxy {
         processes: Vec<ProcessView>,
         draining: watch::Receiver<bool>,
         tls: Option<TlsAcceptor>,
+        auth: Option<Arc<Auth>>,
     ) -> Proxy {
         let upstreams: HashMap<String, Arc<Upstream>> = spec
             .upstreams
@@ -74,11 +81,17 @@ impl Proxy {
             .filter_map(|u| Some((upstreams.get(&u.name)?.clone(), u.process.clone())))
             .collect();
         let health_path = health.path.clone();
+        let provider = auth.as_ref().map(|auth| auth.provider.clone());
         let health = HealthView {
             processes,
             upstreams: health_upstreams,
             draining,
+            provider,
         };
+        let identity_prefix = auth.as_ref().map_or_else(
+            || DEFAULT_IDENTITY_PREFIX.to_owned(),
+            |auth| auth.spec.header_prefix.clone(),
+        );
 
         let service = Service {
             router: Router::new(spec.routes.clone()),
@@ -89,6 +102,8 @@ impl Proxy {
             tls: spec.tls.is_some(),
             ids: RequestIds::new(),
             holds: Holds::new(spec.max_waiting, spec.retry_window),
+            auth,
+            identity_prefix,
         };
         let server = Server::new(listener, Arc::new(service), spec, tls);
         Proxy { server }

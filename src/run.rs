@@ -9,6 +9,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 use nix::unistd::getpid;
@@ -17,7 +18,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ProxySpec};
+use crate::auth::gate::Auth;
+use crate::auth::provider::discover_with_retry;
+use crate::auth::session::Sessions;
+use crate::config::{AuthSpec, Config, ProviderSpec, ProxySpec};
 use crate::health::ProcessView;
 use crate::proxy::tls::{self, TlsError};
 use crate::proxy::{self, Proxy};
@@ -93,7 +97,16 @@ pub async fn up(config: Config, output: ChildOutput) -> Result<i32, RunError> {
     let (draining, drain_rx) = watch::channel(false);
     let proxy = listener.zip(config.proxy.as_ref()).map(|(listener, spec)| {
         let views = process_views(&supervisor);
-        let proxy = Proxy::new(listener, spec, &config.health, views, drain_rx.clone(), tls);
+        let auth = config.auth.as_ref().map(|auth| start_auth(auth, spec));
+        let proxy = Proxy::new(
+            listener,
+            spec,
+            &config.health,
+            views,
+            drain_rx.clone(),
+            tls,
+            auth,
+        );
         tokio::spawn(proxy.run(drain_rx))
     });
 
@@ -115,6 +128,25 @@ async fn bind(spec: &ProxySpec) -> Result<TcpListener, RunError> {
     proxy::bind(spec)
         .await
         .map_err(|error| RunError::Bind { address, error })
+}
+
+/// Sign-in state for the proxy; discovery of the provider runs in the
+/// background, retrying, so a provider that is down at start-up degrades
+/// health instead of stopping supervise.
+fn start_auth(spec: &AuthSpec, proxy: &ProxySpec) -> Arc<Auth> {
+    // Secure cookies everywhere but on a plain-HTTP loopback listener,
+    // where a browser would refuse to send them back.
+    let secure = proxy.tls.is_some() || !proxy.listen.ip().is_loopback();
+    let sessions = Sessions::new(&spec.session, secure);
+    let (found, provider) = watch::channel(None);
+    if spec.provider != ProviderSpec::Dev {
+        tokio::spawn(discover_with_retry(spec.clone(), found));
+    }
+    Arc::new(Auth {
+        spec: spec.clone(),
+        sessions,
+        provider,
+    })
 }
 
 fn process_views(supervisor: &Supervisor) -> Vec<ProcessView> {

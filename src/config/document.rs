@@ -1,22 +1,23 @@
-//! The top level of `supervisor.yaml`: which sections exist, which of
-//! them this version implements (`processes`, `proxy` and `health`), and
-//! handing each one to the module that reads it, with what it needs to
-//! know about the others.
+//! The top level of `supervisor.yaml`: which sections exist (`processes`,
+//! `proxy`, `auth` and `health`), and handing each one to the module that
+//! reads it, with what it needs to know about the others.
 //!
-//! `auth` is part of the product contract but not built yet; a file that
-//! has it is refused with that reason rather than run without the
-//! sign-in it asks for.
+//! The sections depend on each other in one direction: routes need the
+//! process and upstream names, the health path and whether there is an
+//! `auth` section; `auth` needs the proxy's listener, since sign-in
+//! happens in the proxy. An `auth` section without a `proxy` one is an
+//! error rather than a file that asks for sign-in and serves nothing.
 
+use super::auth;
 use super::error::Report;
 use super::fields::Section;
 use super::health;
 use super::processes::{self, Context};
 use super::proxy;
-use super::types::{HealthSpec, ProcessSpec, ProxySpec};
+use super::types::{AuthSpec, HealthSpec, ProcessSpec, ProxySpec};
 use super::yaml::Node;
 
 const KEYS: [&str; 4] = ["processes", "proxy", "auth", "health"];
-const NOT_YET_SUPPORTED: [&str; 1] = ["auth"];
 
 /// The sections read without errors; meaningful only when the report
 /// holds no error.
@@ -25,6 +26,7 @@ pub(super) struct Sections {
     pub(super) processes: Vec<ProcessSpec>,
     pub(super) proxy: Option<ProxySpec>,
     pub(super) health: HealthSpec,
+    pub(super) auth: Option<AuthSpec>,
 }
 
 /// Reads the root mapping, every section of it.
@@ -33,7 +35,6 @@ pub(super) fn read(root: &Node, context: &Context, report: &mut Report) -> Secti
     let Some(section) = Section::open(root, "", &KEYS, what, report) else {
         return Sections::default();
     };
-    refuse_unsupported(&section, report);
     let processes = read_processes(&section, context, report);
     let health = match section.get("health") {
         Some((node, path)) => health::read(node, &path, report),
@@ -41,11 +42,13 @@ pub(super) fn read(root: &Node, context: &Context, report: &mut Report) -> Secti
     };
     let health_path = health.as_ref().map(|health| health.path.as_str());
     let proxy = read_proxy(&section, context, health_path, report);
+    let auth = read_auth(&section, context, report);
     let health = health.unwrap_or_default();
     Sections {
         processes,
         proxy,
         health,
+        auth,
     }
 }
 
@@ -69,14 +72,20 @@ fn read_proxy(
     proxy::read(node, &path, &context, report)
 }
 
-fn refuse_unsupported(section: &Section, report: &mut Report) {
-    for entry in section.entries {
-        let key = entry.key.value.as_str();
-        if NOT_YET_SUPPORTED.contains(&key) {
-            let message = format!("`{key}` is not supported by this version of supervise yet");
-            report.error(entry.key_at, key, message);
-        }
+/// The `auth` section, with the proxy's listener, which it needs.
+fn read_auth(section: &Section, context: &Context, report: &mut Report) -> Option<AuthSpec> {
+    let (node, path) = section.get("auth")?;
+    let proxy = section.get("proxy");
+    if proxy.is_none() {
+        let message = "`auth` needs a `proxy` section: sign-in happens in the proxy, \
+                       and this file has none";
+        report.error(section.key_at("auth").unwrap_or(node.at), &path, message);
     }
+    let context = auth::Context {
+        base_dir: context.base_dir,
+        listener: proxy.and_then(|(node, _)| proxy::listener_of(node)),
+    };
+    auth::read(node, &path, &context, report)
 }
 
 fn read_processes(section: &Section, context: &Context, report: &mut Report) -> Vec<ProcessSpec> {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::duration::{self, DurationError};
 use super::error::Report;
 use super::scalar::{Kind, Scalar};
-use super::yaml::{child_path, Entry, Node, NodeKind};
+use super::yaml::{child_path, item_path, Entry, Node, NodeKind};
 
 /// Messages quote at most this many characters of a value.
 const MAX_QUOTED_CHARS: usize = 60;
@@ -139,6 +139,40 @@ pub(super) fn list<'n>(
             None
         }
     }
+}
+
+/// `node` as a list of texts (`what` describes the list, `item` one of
+/// them), each kept as `check` gives it back or reported, quoted, with the
+/// reason `check` gives.
+pub(super) fn text_list(
+    node: &Node,
+    path: &str,
+    (what, item): (&str, &str),
+    check: impl Fn(&str) -> Result<String, &'static str>,
+    report: &mut Report,
+) -> Option<Vec<String>> {
+    let items = list(node, path, what, report)?;
+    let mut values = Vec::new();
+    let mut valid = true;
+    for (index, node) in items.iter().enumerate() {
+        let path = item_path(path, index);
+        let Some(scalar) = text(node, &path, item, report) else {
+            valid = false;
+            continue;
+        };
+        match check(&scalar.value) {
+            Ok(value) => values.push(value),
+            Err(problem) => {
+                report.error(
+                    node.at,
+                    &path,
+                    format!("{} {problem}", quoted(scalar.shown())),
+                );
+                valid = false;
+            }
+        }
+    }
+    valid.then_some(values)
 }
 
 /// `node` as a scalar with a value: text, a number or a boolean.

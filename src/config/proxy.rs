@@ -141,6 +141,34 @@ fn listen(node: &Node, path: &str, report: &mut Report) -> Option<SocketAddr> {
     }
 }
 
+/// What other sections need to know of the listener.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Listener {
+    pub(super) address: SocketAddr,
+    /// Where `listen`'s value is written.
+    pub(super) at: usize,
+    /// Whether the proxy has a `tls` setting, valid or not.
+    pub(super) https: bool,
+}
+
+/// The listener of a `proxy:` mapping, when its address is valid.
+/// Reports nothing: [`read`] reports what is wrong with it.
+pub(super) fn listener_of(node: &Node) -> Option<Listener> {
+    let NodeKind::Map(entries) = &node.kind else {
+        return None;
+    };
+    let value = |key: &str| entries.iter().find(|entry| entry.key.value == key);
+    let listen = &value("listen")?.value;
+    let NodeKind::Scalar(scalar) = &listen.kind else {
+        return None;
+    };
+    Some(Listener {
+        address: listen_address(&scalar.value).ok()?,
+        at: listen.at,
+        https: value("tls").is_some(),
+    })
+}
+
 /// `ip:port`, `[ipv6]:port` or `localhost:port`; port 0 picks a free one.
 /// The error does not quote the text: part of it may be a variable's.
 fn listen_address(text: &str) -> Result<SocketAddr, &'static str> {

@@ -1,7 +1,11 @@
 //! `proxy.routes`: each route's path pattern, its one action (`upstream`,
-//! `respond` or `redirect`), its sign-in mode and its header rules, read
-//! into [`RouteSpec`]s; and the warnings about routes that can never be
-//! used.
+//! `respond` or `redirect`), its sign-in mode, its `allow` rule (read by
+//! the sibling module `allow`) and its header rules, read into
+//! [`RouteSpec`]s; and the warnings about routes that can never be used.
+//!
+//! Sign-in is secure by default: in a file with an `auth` section a route
+//! without `auth:` needs a signed-in user, and `/auth/` is reserved for
+//! supervise's own sign-in endpoints. Without one, every route is public.
 //!
 //! Route paths are compared with the normalised request path (decoded,
 //! `//` merged, `.` and `..` resolved), so a pattern that is not itself
@@ -10,11 +14,12 @@
 
 use http::StatusCode;
 
+use super::allow;
 use super::error::Report;
 use super::fields::{count, list, quoted, text, Section};
 use super::headers::{self, Headers};
-use super::scalar::Kind;
-use super::types::{AuthMode, HeaderRules, PathPattern, RouteAction, RouteSpec};
+use super::scalar::{Kind, Scalar};
+use super::types::{AllowRule, AuthMode, HeaderRules, PathPattern, RouteAction, RouteSpec};
 use super::yaml::{child_path, item_path, Node, NodeKind};
 use crate::proxy::path::normalize;
 
@@ -33,6 +38,10 @@ const RESPOND_KEYS: [&str; 3] = ["status", "body", "headers"];
 const REDIRECT_KEYS: [&str; 2] = ["to", "status"];
 const REDIRECT_STATUSES: [u16; 5] = [301, 302, 303, 307, 308];
 const AUTH_MODES: &str = "public, optional or required";
+
+/// Where supervise answers sign-in itself when the file has an `auth`
+/// section: `/auth/oauth2/...`, `/auth/dev`, `/auth/logout`, `/auth/whoami`.
+const AUTH_PREFIX: &str = "/auth/";
 
 /// What reading routes needs from the rest of the file.
 pub(super) struct Context<'a> {
@@ -82,12 +91,10 @@ fn is_empty(node: &Node) -> bool {
 fn route(node: &Node, path: &str, context: &Context, report: &mut Report) -> Option<Placed> {
     let what = "a mapping with `path` and one of `upstream`, `respond` or `redirect`";
     let section = Section::open(node, path, &KEYS, what, report)?;
-    let pattern = route_path(&section, report);
+    let pattern = route_path(&section, context, report);
     let action = action(&section, context, report);
-    let auth = section.read_or("auth", AuthMode::Public, report, |node, path, report| {
-        auth(node, path, context.has_auth, report)
-    });
-    refuse_allow(&section, report);
+    let auth = read_mode(&section, context.has_auth, report);
+    let allow = read_allow(&section, auth, context.has_auth, report);
     let header_up = section.read_or("header_up", HeaderRules::default(), report, headers::rules);
     let header_down = section.read_or(
         "header_down",
@@ -100,6 +107,7 @@ fn route(node: &Node, path: &str, context: &Context, report: &mut Report) -> Opt
         path,
         action: action?,
         auth: auth?,
+        allow: allow?,
         header_up: header_up?,
         header_down: header_down?,
         line: report.line_of(node.at),
@@ -112,23 +120,42 @@ fn route(node: &Node, path: &str, context: &Context, report: &mut Report) -> Opt
 }
 
 /// The required `path`, with where it is written.
-fn route_path(section: &Section, report: &mut Report) -> Option<(PathPattern, usize, String)> {
+fn route_path(
+    section: &Section,
+    context: &Context,
+    report: &mut Report,
+) -> Option<(PathPattern, usize, String)> {
     let Some((node, path)) = section.get("path") else {
         section.missing("path", report);
         return None;
     };
     let scalar = text(node, &path, "a path such as `/api/*`", report)?;
-    match pattern(&scalar.value) {
-        Ok(pattern) => Some((pattern, node.at, path)),
-        Err(problem) => {
-            report.error(
-                node.at,
-                &path,
-                format!("{} {problem}", quoted(scalar.shown())),
-            );
-            None
-        }
+    let problem = match pattern(&scalar.value) {
+        Ok(pattern) if context.has_auth && is_reserved(&pattern) => reserved(scalar),
+        Ok(pattern) => return Some((pattern, node.at, path)),
+        Err(problem) => format!("{} {problem}", quoted(scalar.shown())),
+    };
+    report.error(node.at, &path, problem);
+    None
+}
+
+/// Whether a pattern takes paths under [`AUTH_PREFIX`]; a wider one such
+/// as `/*` only gets what supervise does not answer itself.
+fn is_reserved(pattern: &PathPattern) -> bool {
+    let auth = AUTH_PREFIX.trim_end_matches('/');
+    match pattern {
+        PathPattern::Exact(path) => path.starts_with(AUTH_PREFIX),
+        PathPattern::Prefix(prefix) => prefix == auth || prefix.starts_with(AUTH_PREFIX),
     }
+}
+
+fn reserved(scalar: &Scalar) -> String {
+    format!(
+        "{} is on supervise's own sign-in paths: with an `auth` section, supervise \
+         answers `{AUTH_PREFIX}*` itself (sign-in, callback, logout, whoami), so this \
+         route would never be used; choose another path",
+        quoted(scalar.shown())
+    )
 }
 
 /// A route path: exact, or a prefix when it ends in `*`. The error says
@@ -371,6 +398,19 @@ fn redirect_status(node: &Node, path: &str, report: &mut Report) -> Option<Statu
     None
 }
 
+/// `auth`, by default `required` in a file with an `auth` section (secure
+/// by default) and `public` in one without.
+fn read_mode(section: &Section, has_auth: bool, report: &mut Report) -> Option<AuthMode> {
+    let default = if has_auth {
+        AuthMode::Required
+    } else {
+        AuthMode::Public
+    };
+    section.read_or("auth", default, report, |node, path, report| {
+        auth(node, path, has_auth, report)
+    })
+}
+
 /// `public`, `optional` or `required`; the last two need an `auth`
 /// section to sign users in with.
 fn auth(node: &Node, path: &str, has_auth: bool, report: &mut Report) -> Option<AuthMode> {
@@ -394,13 +434,32 @@ fn auth(node: &Node, path: &str, has_auth: bool, report: &mut Report) -> Option<
     None
 }
 
-/// Role rules come with the `auth` section; until then `allow` is refused
-/// rather than ignored, which would let everyone through.
-fn refuse_allow(section: &Section, report: &mut Report) {
-    if let Some(at) = section.key_at("allow") {
-        let message = "`allow` is not supported by this version of supervise yet";
-        report.error(at, &child_path(&section.path, "allow"), message);
+/// `allow`, when the route signs users in. On a public route it would
+/// never be checked, which reads as a rule but lets everyone through, so
+/// it is refused there; with the mode in error, only its own problems
+/// are reported.
+fn read_allow(
+    section: &Section,
+    mode: Option<AuthMode>,
+    has_auth: bool,
+    report: &mut Report,
+) -> Option<AllowRule> {
+    let Some((node, path)) = section.get("allow") else {
+        return Some(AllowRule::default());
+    };
+    let rule = allow::read(node, &path, report);
+    if mode != Some(AuthMode::Public) {
+        return rule;
     }
+    let message = if has_auth {
+        "`allow` needs `auth: required` (or `optional`); on this public route it would \
+         never be checked"
+    } else {
+        "`allow` needs `auth: required`, and sign-in needs an `auth` section, which the \
+         file does not have"
+    };
+    report.error(section.key_at("allow").unwrap_or(node.at), &path, message);
+    None
 }
 
 /// Warns about a route with the same pattern as an earlier one, and one

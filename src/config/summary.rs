@@ -10,15 +10,17 @@
 //! The working directory, the readiness target, the listener, TLS files,
 //! upstream URLs and redirect targets are shown resolved, since what they
 //! point at is what matters when checking a file, and none of them is a
-//! place for a secret.
+//! place for a secret. So are the ids and URLs of the `auth` section; its
+//! secrets never are: the client secret reads `<redacted>`, and session
+//! secrets are counted, not shown.
 
 use http::{HeaderName, HeaderValue};
 
 use super::duration::format as duration;
 use super::headers::is_secret_header;
 use super::types::{
-    Config, HeaderRules, ProbeTarget, ProcessSpec, ProxySpec, ReadyProbe, RestartPolicy,
-    RouteAction, RouteSpec, UpstreamSpec,
+    AllowRule, AuthMode, AuthSpec, Config, HeaderRules, ProbeTarget, ProcessSpec, ProviderSpec,
+    ProxySpec, ReadyProbe, RestartPolicy, RouteAction, RouteSpec, SessionSpec, UpstreamSpec,
 };
 
 /// An `env` name holding any of these, in any case, is redacted.
@@ -34,9 +36,9 @@ pub(super) const SECRET_WORDS: [&str; 7] = [
 
 impl Config {
     /// A listing of every process with everything it will run with, then
-    /// the proxy with its upstreams and routes in file order, then the
-    /// health path; one setting per line, for `supervise check`; safe to
-    /// print.
+    /// the proxy with its upstreams and routes in file order, then sign-in,
+    /// then the health path; one setting per line, for `supervise check`;
+    /// safe to print.
     pub fn summary(&self) -> String {
         let mut lines = vec![format!("config: {}", self.path.display())];
         for process in &self.processes {
@@ -46,6 +48,10 @@ impl Config {
         if let Some(proxy) = &self.proxy {
             lines.push(String::new());
             proxy_lines(proxy, &mut lines);
+        }
+        if let Some(auth) = &self.auth {
+            lines.push(String::new());
+            auth_lines(auth, &mut lines);
         }
         lines.push(String::new());
         lines.push("health".to_string());
@@ -250,6 +256,9 @@ fn route_lines(route: &RouteSpec, lines: &mut Vec<String>) {
             lines.push(format!("    respond header {}", header(name, value)));
         }
     }
+    if route.auth != AuthMode::Public {
+        lines.push(format!("    allow {}", allow(&route.allow)));
+    }
     rule_lines("header_up", &route.header_up, lines);
     rule_lines("header_down", &route.header_down, lines);
 }
@@ -275,4 +284,78 @@ fn header(name: &HeaderName, value: &HeaderValue) -> String {
             .to_string()
     };
     format!("{name}: {shown}")
+}
+
+/// Who may pass a route that signs users in.
+fn allow(rule: &AllowRule) -> String {
+    let lists = [
+        ("roles", &rule.roles),
+        ("groups", &rule.groups),
+        ("emails", &rule.emails),
+        ("email domains", &rule.email_domains),
+    ];
+    let parts: Vec<String> = lists
+        .iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(label, values)| format!("{label} {}", values.join(", ")))
+        .collect();
+    if parts.is_empty() {
+        return "every signed-in user".to_string();
+    }
+    format!("any of: {}", parts.join("; "))
+}
+
+fn auth_lines(auth: &AuthSpec, lines: &mut Vec<String>) {
+    lines.push("auth".to_string());
+    let mut field = |label: &str, value: String| lines.push(format!("  {label:<15}{value}"));
+    field("provider:", provider(&auth.provider));
+    let none = || "(none)".to_string();
+    let client_id = Some(auth.client_id.clone()).filter(|id| !id.is_empty());
+    field("client_id:", client_id.unwrap_or_else(none));
+    let secret = auth
+        .client_secret
+        .as_ref()
+        .map(|_| "<redacted>".to_string());
+    field("client_secret:", secret.unwrap_or_else(none));
+    field("scopes:", auth.scopes.join(" "));
+    field("public_url:", auth.public_url.to_string());
+    field("session:", session(&auth.session));
+    let audiences = Some(auth.audiences.join(", ")).filter(|list| !list.is_empty());
+    field("audiences:", audiences.unwrap_or_else(none));
+    field("header_prefix:", auth.header_prefix.clone());
+    let ca_bundle = auth
+        .ca_bundle
+        .as_ref()
+        .map(|path| path.display().to_string());
+    field(
+        "ca_bundle:",
+        ca_bundle.unwrap_or_else(|| "(the system's)".to_string()),
+    );
+    field("leeway:", duration(auth.leeway));
+}
+
+fn provider(provider: &ProviderSpec) -> String {
+    match provider {
+        ProviderSpec::Azure {
+            tenant_id,
+            authority,
+        } => format!("azure, tenant {tenant_id}, authority {authority}"),
+        ProviderSpec::Oidc { issuer } => format!("oidc, issuer {issuer}"),
+        ProviderSpec::Dev => "dev, a sign-in page for anyone; not for production".to_string(),
+    }
+}
+
+/// The cookie, the lifetime and how many secrets; never the secrets.
+fn session(session: &SessionSpec) -> String {
+    let count = session.secrets.len();
+    let secrets = if count == 1 {
+        "1 secret".to_string()
+    } else {
+        format!("{count} secrets, the first signs, all verify")
+    };
+    format!(
+        "cookie {}, lasts {}, {secrets}",
+        session.cookie,
+        duration(session.ttl)
+    )
 }

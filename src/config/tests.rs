@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use super::*;
 
+mod auth;
 mod proxy;
 
 const SECRET: &str = "hunter2-very-secret";
@@ -273,16 +274,28 @@ fn placeholder() {
     assert_error(&text, 5, 24, "processes.web.env.AZURE_CLIENT_ID", message);
 }
 
-/// A placeholder in a section this version refuses is reported as well.
+/// A placeholder in the `auth` section is reported once, beside the
+/// section's own problems.
 #[test]
-fn placeholder_in_an_unsupported_section() {
+fn placeholder_in_the_auth_section() {
     let text = with("auth:\n  client_id: xxxAZURE_CLIENT_IDxxx\n");
     let found = errors(&text);
     let places: Vec<(usize, &str)> = found
         .iter()
         .map(|e| (e.line, e.key_path.as_str()))
         .collect();
-    assert_eq!(places, [(4, "auth"), (5, "auth.client_id")]);
+    let expected = [
+        (4, "auth"),
+        (5, "auth.provider"),
+        (5, "auth.session"),
+        (5, "auth.client_id"),
+    ];
+    assert_eq!(places, expected);
+    assert!(
+        found[3].message.contains("unreplaced placeholder"),
+        "{}",
+        found[3]
+    );
 }
 
 /// `min` above `max` is reported at `min`, quoting both as written.
@@ -384,14 +397,6 @@ fn yaml_unclosed_list() {
     let found = errors("processes:\n  web:\n    command: [a, b\n");
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].message.starts_with("invalid YAML"), "{}", found[0]);
-}
-
-/// `auth` is refused as not built yet; `proxy` and `health` are read.
-#[test]
-fn auth_section_is_refused() {
-    let text = with("auth:\n  provider: azure\n");
-    let message = "`auth` is not supported by this version of supervise yet";
-    assert_error(&text, 4, 1, "auth", message);
 }
 
 /// An unknown top-level key lists the sections of the contract.

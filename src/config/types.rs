@@ -28,6 +28,101 @@ pub struct Config {
 
     /// Where supervise answers its own health checks.
     pub health: HealthSpec,
+
+    /// Sign-in; `None` when the file has no `auth:` section, and then
+    /// every route is public.
+    pub auth: Option<AuthSpec>,
+}
+
+/// The `auth:` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSpec {
+    pub provider: ProviderSpec,
+    /// The application (client) id registered with the provider. Empty
+    /// for `dev`.
+    pub client_id: String,
+    /// Required for `azure` and `oidc`; `None` for `dev`.
+    pub client_secret: Option<Secret>,
+    /// Asked for at sign-in; default `[openid, email, profile]`, and
+    /// `openid` is always among them.
+    pub scopes: Vec<String>,
+    /// The site's public origin, `https://app.example.com` (no path):
+    /// redirect URIs are built from it, never from the request's Host.
+    /// `http://` is accepted only for a loopback host. Held as
+    /// `scheme://host[:port]/`. For `dev` without one, the loopback
+    /// listener's address (`http://127.0.0.1:PORT/`, `https` with `tls`);
+    /// a listener on port 0 gives port 0 here, since the port is known
+    /// only once bound.
+    pub public_url: http::Uri,
+    pub session: SessionSpec,
+    /// Accepted `aud` values of bearer tokens. Default: the client id and
+    /// `api://<client id>` (Azure's application ID URI).
+    pub audiences: Vec<String>,
+    /// Identity headers sent upstream start with this. Default
+    /// `X-Auth-Request-`.
+    pub header_prefix: String,
+    /// PEM bundle of CAs trusted for the provider's HTTPS endpoints, in
+    /// place of the system's.
+    pub ca_bundle: Option<PathBuf>,
+    /// Clock skew allowed when checking `exp` and `nbf`. Default 60s.
+    pub leeway: Duration,
+}
+
+/// Who signs users in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderSpec {
+    /// Azure AD / Entra ID, one tenant: issuer
+    /// `https://login.microsoftonline.com/<tenant>/v2.0`. `tenant_id` is a
+    /// GUID or a domain, lowercased; `authority` is `scheme://host[:port]/`.
+    Azure {
+        tenant_id: String,
+        authority: http::Uri,
+    },
+    /// Any OpenID Connect issuer, found through its discovery document.
+    Oidc { issuer: String },
+    /// A sign-in page served by supervise itself; loopback listeners only.
+    Dev,
+}
+
+/// `auth.session`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSpec {
+    /// The first signs; every one verifies (rotation). Each at least 32
+    /// bytes.
+    pub secrets: Vec<Secret>,
+    /// How long a session lasts. Default 8h.
+    pub ttl: Duration,
+    /// The cookie's name. Default `supervise_session`.
+    pub cookie: String,
+}
+
+/// A value that must never reach a log line or an error message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// `allow:` on a route: a signed-in user passes when any list matches
+/// (role, group, whole email, or the domain after the email's last `@`).
+/// All lists empty lets every signed-in user through. `emails` and
+/// `email_domains` are lowercased: compare them with the identity's
+/// email lowercased.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowRule {
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub emails: Vec<String>,
+    pub email_domains: Vec<String>,
 }
 
 /// The `proxy:` section.
@@ -124,7 +219,11 @@ pub struct UpstreamSpec {
 pub struct RouteSpec {
     pub path: PathPattern,
     pub action: RouteAction,
+    /// Default `required` in a file with an `auth` section, else `public`.
     pub auth: AuthMode,
+    /// Who may pass when signed in; set only on routes with `auth:
+    /// required` or `optional`, empty (everyone signed in) otherwise.
+    pub allow: AllowRule,
     /// Applied to the request before it goes upstream.
     pub header_up: HeaderRules,
     /// Applied to the response before it goes to the client.

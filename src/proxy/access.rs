@@ -26,6 +26,8 @@ pub struct AccessRecord {
     pub request_id: HeaderValue,
     /// The upstream's name, when the request was forwarded.
     pub upstream: Option<Arc<str>>,
+    /// The signed-in user's subject, when there is one.
+    pub user: Option<String>,
     /// Response body bytes sent so far.
     pub bytes: u64,
     pub started: Instant,
@@ -42,6 +44,7 @@ impl Drop for AccessRecord {
             duration_ms,
             bytes = self.bytes,
             upstream = self.upstream.as_deref().unwrap_or("-"),
+            user = self.user.as_deref().unwrap_or("-"),
             client = %self.client,
             request_id = self.request_id.to_str().unwrap_or("-"),
             "request"

@@ -139,6 +139,7 @@ mod tests {
             path,
             action: RouteAction::Upstream("flask".to_owned()),
             auth,
+            allow: Default::default(),
             header_up: HeaderRules::default(),
             header_down: HeaderRules::default(),
             line,

@@ -7,10 +7,12 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{header, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use crate::auth::gate::{Access, Auth};
+use crate::auth::identity::{self, Identity};
 use crate::config::{IpNet, RouteAction, RouteSpec};
 use crate::health::HealthView;
 use crate::proxy::access::{AccessRecord, RequestIds};
@@ -33,6 +35,11 @@ pub struct Service {
     pub tls: bool,
     pub ids: RequestIds,
     pub holds: Holds,
+    /// Sign-in, when the file has an `auth:` section.
+    pub auth: Option<Arc<Auth>>,
+    /// Identity headers start with this; client-sent ones are removed
+    /// on every route, with or without sign-in.
+    pub identity_prefix: String,
 }
 
 impl Service {
@@ -50,6 +57,7 @@ impl Service {
             status: StatusCode::OK,
             request_id: self.ids.pick(request.headers().get(&X_REQUEST_ID)),
             upstream: None,
+            user: None,
             bytes: 0,
             started: Instant::now(),
         };
@@ -73,8 +81,23 @@ impl Service {
         if path == self.health_path {
             return Ok(self.health.response());
         }
+        if let (Some(auth), true) = (&self.auth, path.starts_with("/auth/")) {
+            return auth
+                .endpoint(&path, request)
+                .await
+                .ok_or(ProxyError::NoRoute);
+        }
         let route = self.router.route(&path).ok_or(ProxyError::NoRoute)?;
         tracing::debug!(%path, route = route.line, "routed");
+
+        let identity = match &self.auth {
+            None => None,
+            Some(auth) => match auth.check(route.auth, &route.allow, &request) {
+                Access::Pass(identity) => identity,
+                Access::Refuse(refusal) => return Ok(refusal.into_response()),
+            },
+        };
+        record.user = identity.as_ref().map(|i| i.subject.clone());
 
         let mut response = match &route.action {
             RouteAction::Respond {
@@ -86,7 +109,8 @@ impl Service {
             RouteAction::Upstream(name) => {
                 let upstream = self.upstreams.get(name).ok_or(ProxyError::NoRoute)?;
                 record.upstream = Some(upstream.name.clone());
-                self.forward(upstream, route, peer, request, record).await?
+                self.forward(upstream, route, peer, request, identity, record)
+                    .await?
             }
         };
         headers::apply(&route.header_down, response.headers_mut());
@@ -100,6 +124,7 @@ impl Service {
         route: &RouteSpec,
         peer: SocketAddr,
         mut request: Request<Incoming>,
+        identity: Option<Identity>,
         record: &AccessRecord,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let upgrade =
@@ -122,6 +147,7 @@ impl Service {
         parts
             .headers
             .insert(X_REQUEST_ID, record.request_id.clone());
+        self.set_identity(&mut parts.headers, identity.as_ref());
         headers::apply(&route.header_up, &mut parts.headers);
         if let Some(host) = upstream.host.clone().or(host) {
             parts.headers.insert(header::HOST, host);
@@ -149,6 +175,20 @@ impl Service {
             );
         }
         Ok(response)
+    }
+}
+
+impl Service {
+    /// Removes whatever a client sent in the identity headers' family, and
+    /// supervise's own cookies, then says who the user is, if anyone.
+    fn set_identity(&self, headers: &mut HeaderMap, identity: Option<&Identity>) {
+        identity::strip_identity_headers(headers, &self.identity_prefix);
+        if let Some(auth) = &self.auth {
+            auth.sessions.strip_cookies(headers);
+        }
+        if let Some(identity) = identity {
+            identity::set_identity_headers(headers, identity, &self.identity_prefix);
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod oidc;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -319,6 +321,22 @@ pub fn send(port: u16, head: &str) -> std::io::Result<Reply> {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     parse_reply(&raw)
+}
+
+/// Sends `raw` exactly as given (head, blank line and body) and reads the
+/// whole response; the head must ask for `Connection: close` or the
+/// server must close after answering.
+pub fn send_raw(port: u16, raw: &str) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let raw = match raw.split_once("\r\n") {
+        Some((line, rest)) => format!("{line}\r\nConnection: close\r\n{rest}"),
+        None => raw.to_owned(),
+    };
+    stream.write_all(raw.as_bytes())?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply)?;
+    parse_reply(&reply)
 }
 
 /// A GET of `target` with a Host header.

@@ -94,6 +94,7 @@ fn expected_product_proxy() -> ProxySpec {
         path,
         action,
         auth: AuthMode::Public,
+        allow: Default::default(),
         header_up: HeaderRules::default(),
         header_down: HeaderRules::default(),
         line,
@@ -562,22 +563,24 @@ fn auth_modes() {
     assert_error(&text, 13, 13, "proxy.routes[1].auth", message);
 }
 
-/// With an `auth` section, only the section itself is refused, not the
-/// routes that need it.
+/// With an `auth` section, routes may sign users in.
 #[test]
 fn auth_modes_with_an_auth_section() {
     let text = format!(
-        "{}auth:\n  provider: dev\n",
-        with_route("    - path: /x\n      upstream: app\n      auth: required\n")
+        "{}auth:\n  provider: dev\n  session: {{secrets: [\"{}\"]}}\n",
+        with_route("    - path: /x\n      upstream: app\n      auth: optional\n"),
+        "s".repeat(32)
     );
-    assert_error(&text, 14, 1, "auth", "`auth` is not supported");
+    let route = route_of(&text);
+    assert_eq!(route.auth, AuthMode::Optional);
 }
 
-/// `allow` is refused at its key until role rules exist.
+/// `allow` without an `auth` section is refused at its key: it would
+/// read as a rule and let everyone through.
 #[test]
-fn allow_is_refused() {
+fn allow_without_an_auth_section() {
     let text = with_route("    - path: /x\n      upstream: app\n      allow: {roles: [admin]}\n");
-    let message = "`allow` is not supported by this version of supervise yet";
+    let message = "`allow` needs `auth: required`, and sign-in needs an `auth` section";
     assert_error(&text, 13, 7, "proxy.routes[1].allow", message);
 }
 
