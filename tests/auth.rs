@@ -322,3 +322,316 @@ fn browser_sign_in() {
 fn state_of(url: &str) -> Option<&str> {
     query_param(url, "state")
 }
+
+/// A config whose `/whoami` is public (identity headers still stripped),
+/// for tests that need a backend echo without signing in.
+fn with_public_whoami(config: String) -> String {
+    config.replace(
+        "    - path: /api/health\n",
+        "    - path: /whoami\n      upstream: flask\n      auth: public\n    - path: /api/health\n",
+    )
+}
+
+/// Whether the backend logged a request line for `target`.
+fn backend_saw(sup: &Supervise, target: &str) -> bool {
+    let line = format!("\"GET {target} HTTP/1.1\"");
+    sup.seen
+        .iter()
+        .any(|e| e["message"].as_str().is_some_and(|m| m.contains(&line)))
+}
+
+/// Hostile bearer tokens are refused with 401 (never a redirect), and none
+/// of their requests reaches the backend; a good one passes.
+#[test]
+fn hostile_bearer_tokens_are_refused() {
+    let (port, backend) = (common::free_port(), common::free_port());
+    let provider = Provider::start(&provider_config(&[port], "client_secret_basic"), &[]);
+    let mut sup = start(&config(port, backend, &oidc_auth(&provider)));
+    let info = provider_info(&provider);
+    let rsa_kid = info["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["role"] == "rsa"))
+        .and_then(|k| k["kid"].as_str())
+        .expect("the rsa key's kid")
+        .to_owned();
+
+    let hostile = [
+        ("tampered", json!({"tamper": {"roles": ["admin"]}})),
+        ("expired", json!({"exp_in": -600, "iat_in": -1200})),
+        ("not-yet-valid", json!({"nbf_in": 600})),
+        (
+            "wrong-issuer",
+            json!({"claims": {"iss": "http://evil.example"}}),
+        ),
+        ("wrong-audience", json!({"claims": {"aud": "someone-else"}})),
+        ("alg-none", json!({"header": {"alg": "none"}})),
+        ("hmac-with-public-key", json!({"header": {"alg": "HS256"}})),
+        ("unknown-kid", json!({"header": {"kid": "no-such-kid"}})),
+        (
+            "foreign-key",
+            json!({"key": "foreign", "header": {"kid": rsa_kid}}),
+        ),
+        ("no-kid", json!({"header": {"kid": null}})),
+        (
+            "alg-key-mismatch",
+            json!({"header": {"alg": "ES256", "kid": rsa_kid}}),
+        ),
+    ];
+    for (name, mint) in hostile {
+        let token = provider.mint(mint);
+        let target = format!("/whoami?case={name}");
+        let head = format!(
+            "GET {target} HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nAuthorization: Bearer {token}"
+        );
+        let reply = send(port, &head).expect("GET");
+        assert_eq!(reply.status, 401, "{name}: {}", reply.text());
+        assert!(reply
+            .header("www-authenticate")
+            .is_some_and(|v| v.contains("invalid_token")));
+        assert!(!backend_saw(&sup, &target), "{name} reached the backend");
+    }
+
+    let good = provider.mint(json!({}));
+    let head = format!("GET /whoami HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {good}");
+    let reply = send(port, &head).expect("GET");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["X-Auth-Request-User"], "alice");
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+    for (name, _) in [
+        ("tampered", ()),
+        ("alg-none", ()),
+        ("hmac-with-public-key", ()),
+    ] {
+        assert!(
+            !backend_saw(&sup, &format!("/whoami?case={name}")),
+            "{name}"
+        );
+    }
+}
+
+fn provider_info(provider: &Provider) -> Value {
+    let reply = get(provider.port, "/test/info").expect("provider info");
+    reply.json()
+}
+
+/// The callback refuses a sign-in without its flow cookie (a forged or
+/// replayed state), a replay of a finished one, and an ID token whose
+/// nonce is not the one the sign-in sent.
+#[test]
+fn state_and_nonce_are_checked() {
+    let (port, backend) = (common::free_port(), common::free_port());
+    let provider = Provider::start(&provider_config(&[port], "client_secret_basic"), &[]);
+    let mut sup = start(&config(port, backend, &oidc_auth(&provider)));
+    let proxy = format!("http://127.0.0.1:{port}");
+
+    // A callback nobody started: no flow cookie for its state.
+    let forged = format!("/auth/oauth2/oidc/callback?code=abc&state=forged-state-value");
+    assert_eq!(get(port, &forged).expect("GET").status, 400);
+    let missing = get(port, "/auth/oauth2/oidc/callback?code=abc").expect("GET");
+    assert_eq!(missing.status, 400);
+
+    // A finished sign-in cannot be replayed: its flow cookie is gone.
+    let mut agent = Agent::default();
+    let (url, page) = agent.follow(&format!("{proxy}/whoami"), "");
+    let login = resolve(&url, &form_action(&page.text()));
+    let form = "login=alice&password=alice-password";
+    let (mut callback, page) =
+        agent.follow_from("POST", &login, Some(form), &format!("{proxy}/auth/"));
+    if page.text().contains("consent-form") {
+        let confirm = resolve(&callback, &form_action(&page.text()));
+        callback = agent
+            .follow_from("POST", &confirm, Some(""), &format!("{proxy}/auth/"))
+            .0;
+    }
+    assert_eq!(agent.request("GET", &callback, None, "").status, 302);
+    let replay = agent.request("GET", &callback, None, "");
+    assert_eq!(replay.status, 400, "a replayed callback was accepted");
+
+    // The provider answers with an ID token for another nonce.
+    provider.test_api(
+        "/test/next-token",
+        &json!({"claims": {"nonce": "not-the-one-sent"}}),
+    );
+    let mut other = Agent::default();
+    let (url, page) = other.follow(&format!("{proxy}/whoami"), "");
+    let login = resolve(&url, &form_action(&page.text()));
+    let (mut callback, page) =
+        other.follow_from("POST", &login, Some(form), &format!("{proxy}/auth/"));
+    if page.text().contains("consent-form") {
+        let confirm = resolve(&callback, &form_action(&page.text()));
+        callback = other
+            .follow_from("POST", &confirm, Some(""), &format!("{proxy}/auth/"))
+            .0;
+    }
+    let reply = other.request("GET", &callback, None, "");
+    assert_eq!(
+        reply.status,
+        400,
+        "a wrong nonce was accepted: {}",
+        reply.text()
+    );
+    assert!(!other.jar.contains_key("supervise_session"));
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// Identity headers a client sends, in upper, lower and underscore
+/// spellings, never reach the backend, on a public route too; spoofed
+/// forwarding headers cannot steer the sign-in redirect away from
+/// `public_url`.
+#[test]
+fn spoofed_headers_are_ignored() {
+    let (port, backend) = (common::free_port(), common::free_port());
+    let provider = Provider::start(&provider_config(&[port], "client_secret_basic"), &[]);
+    let mut sup = start(&with_public_whoami(config(
+        port,
+        backend,
+        &oidc_auth(&provider),
+    )));
+
+    let head = "GET /whoami HTTP/1.1\r\nHost: a\r\nX-AUTH-REQUEST-USER: mallory\r\n\
+        x-auth-request-email: mallory@evil.example\r\nX_Auth_Request_Roles: admin\r\n\
+        X-Auth_Request-Groups: admins\r\nX-Auth-Request-Preferred-Username: mallory";
+    let seen = send(port, head).expect("GET").json();
+    for name in ["User", "Email", "Roles", "Groups", "Preferred-Username"] {
+        assert_eq!(
+            seen[format!("X-Auth-Request-{name}")],
+            Value::Null,
+            "{name}: {seen}"
+        );
+    }
+
+    let head = "GET /auth/oauth2/oidc?rd=/home HTTP/1.1\r\nHost: evil.example\r\n\
+        X-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https";
+    let start = send(port, head).expect("GET");
+    assert_eq!(start.status, 302);
+    let location = start.header("location").expect("a Location");
+    let expected = encode(&format!(
+        "http://127.0.0.1:{port}/auth/oauth2/oidc/callback"
+    ));
+    assert_eq!(
+        query_param(location, "redirect_uri"),
+        Some(expected.as_str()),
+        "{location}"
+    );
+    assert!(!location.contains("evil"), "{location}");
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// After signing in, the user goes back only to a path on this site:
+/// every open-redirect form falls back to `/`; a plain path is kept.
+#[test]
+fn redirect_after_sign_in_stays_on_site() {
+    let (port, backend) = (common::free_port(), common::free_port());
+    let dev = "  provider: dev\n";
+    let config = config(port, backend, dev);
+    let mut sup = start(&config);
+    let cases = [
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/%09/evil.example", "/"),
+        ("/%2F%2Fevil.example", "/"),
+        ("https://evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/%5Cevil.example", "/"),
+        ("/home?x=1", "/home?x=1"),
+    ];
+    for (rd, expected) in cases {
+        let form = format!("user=dev-user&roles=reader&rd={}", encode(rd));
+        let head = format!(
+            "POST /auth/dev HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        let reply = common::send_raw(port, &head).expect("POST");
+        assert_eq!(reply.status, 302, "{rd}");
+        assert_eq!(reply.header("location"), Some(expected), "rd={rd}");
+    }
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// Path tricks against the public route next to the protected catch-all
+/// never reach a protected page without sign-in.
+#[test]
+fn path_tricks_do_not_bypass_sign_in() {
+    let (port, backend) = (common::free_port(), common::free_port());
+    let provider = Provider::start(&provider_config(&[port], "client_secret_basic"), &[]);
+    let mut sup = start(&config(port, backend, &oidc_auth(&provider)));
+    let tricks = [
+        "/api/health/../whoami",
+        "/api/health/%2e%2e/whoami",
+        "/api/health/%2E%2E/whoami",
+        "//api/health/../whoami",
+        "/api/health%2F..%2Fwhoami",
+        "/api/health;/../whoami",
+        "/api/health/..;/whoami",
+        "/API/HEALTH/../../whoami",
+        "/api/health%23/../whoami",
+        "/api/health%3F/../whoami",
+        "/api/health/%2e%2e%2fwhoami",
+        "/api%2fhealth",
+        "/whoami;/api/health",
+    ];
+    for trick in tricks {
+        let reply = get(port, trick).expect("GET");
+        assert!(
+            [400, 401].contains(&reply.status),
+            "{trick}: {} {}",
+            reply.status,
+            reply.text()
+        );
+    }
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+    assert!(!sup
+        .seen
+        .iter()
+        .any(|e| e["message"].as_str().is_some_and(|m| m.contains("whoami"))));
+}
+
+/// An Azure-shaped provider (issuer under `/{tenant}/v2.0`, `tid` and
+/// `roles` in the tokens): sign-in works and carries the app roles, and a
+/// token from another tenant is refused.
+#[test]
+fn azure_shaped_provider() {
+    let tenant = "8f3c2a9e-4b1d-4e6f-9a7c-2d5e8b1f0c34";
+    let (port, backend) = (common::free_port(), common::free_port());
+    let provider = Provider::start(
+        &provider_config(&[port], "client_secret_basic"),
+        &["--tenant", tenant],
+    );
+    let authority = format!("http://127.0.0.1:{}", provider.port);
+    let auth = format!(
+        "  provider: azure\n  tenant_id: {tenant}\n  authority: {authority}\n  client_id: supervise\n  client_secret: {CLIENT_SECRET}\n"
+    );
+    let mut sup = start(&config(port, backend, &auth));
+
+    let mut agent = Agent::default();
+    let end = sign_in(&mut agent, port, "/whoami", "bob");
+    assert_eq!(end, format!("http://127.0.0.1:{port}/whoami"));
+    let seen = agent
+        .request("GET", &format!("http://127.0.0.1:{port}/whoami"), None, "")
+        .json();
+    assert_eq!(seen["X-Auth-Request-User"], "bob");
+    assert_eq!(seen["X-Auth-Request-Roles"], "admin,reader");
+    let admin = agent.request("GET", &format!("http://127.0.0.1:{port}/admin/x"), None, "");
+    assert_eq!(
+        admin.status, 404,
+        "bob is an admin: the backend answers (no such page)"
+    );
+
+    let other = format!("{authority}/0c5d1e2f-3a4b-4c6d-8e9f-a0b1c2d3e4f5/v2.0");
+    let foreign = provider
+        .mint(json!({"claims": {"tid": "0c5d1e2f-3a4b-4c6d-8e9f-a0b1c2d3e4f5", "iss": other}}));
+    let head =
+        format!("GET /whoami?other-tenant HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {foreign}");
+    assert_eq!(send(port, &head).expect("GET").status, 401);
+    let same = provider.mint(json!({}));
+    let head = format!("GET /whoami HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {same}");
+    assert_eq!(send(port, &head).expect("GET").status, 200);
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
