@@ -426,8 +426,8 @@ fn state_and_nonce_are_checked() {
     let proxy = format!("http://127.0.0.1:{port}");
 
     // A callback nobody started: no flow cookie for its state.
-    let forged = format!("/auth/oauth2/oidc/callback?code=abc&state=forged-state-value");
-    assert_eq!(get(port, &forged).expect("GET").status, 400);
+    let forged = "/auth/oauth2/oidc/callback?code=abc&state=forged-state-value";
+    assert_eq!(get(port, forged).expect("GET").status, 400);
     let missing = get(port, "/auth/oauth2/oidc/callback?code=abc").expect("GET");
     assert_eq!(missing.status, 400);
 
