@@ -11,27 +11,36 @@ upstream (`return 200 "hello\\n"`, no access log, one process):
 4. supervise again with SUPERVISE_LOG=info and stdout to /dev/null: the
    cost of formatting one JSON access log line per request.
 
-Each row gets a warm-up wrk run (not counted), then
-`wrk -t2 -c32 -d10s --latency`. It reports requests/s, p50 and p99 from
-wrk's latency distribution, socket errors and non-2xx answers, the CPU
-time the proxy used during the counted run (from /proc/PID/stat), and
-for the proxies VmRSS once idle after start-up and right after the run.
-Then it prints a markdown table for docs/benchmarks.md with the command
-line, the machine and the versions, and the goals from PRODUCT.md:
-at least 3x Caddy's requests/s, p99 under 1 ms, idle RSS under 8 MiB.
+All servers are started first (each waited for by polling its port) and
+stay up; then each row gets a warm-up wrk run (not counted) and
+`wrk -t2 -c32 -d10s --latency`, one row after another. With --rounds N
+the rows take turns N times and the table shows medians, so a burst of
+noise from elsewhere on the machine does not land on one row only.
+
+It reports requests/s, p50 and p99 from wrk's latency distribution,
+socket errors and non-2xx answers; the CPU time each proxy used during the
+counted run (from /proc/PID/stat), as cores busy on average and per
+request (less at the mercy of other load on the machine than requests/s);
+and each proxy's VmRSS once idle after start-up (and one request) and
+right after its last run. Then it prints a markdown table for
+docs/benchmarks.md with the command line, the machine, the versions and
+the goals from PRODUCT.md: at least 3x Caddy's requests/s, p99 under
+1 ms, idle RSS under 8 MiB.
 
 Run from anywhere, after `cargo build --release`:
 
     bench/proxy.py                          # 10 s per row, 32 connections
     bench/proxy.py --binary /tmp/x/target/release/supervise --duration 5s
+    bench/proxy.py --rounds 3              # medians of 3 turns per row
     bench/proxy.py --skip-caddy --connections 64
 
 Needs wrk, nginx and caddy on the PATH (Debian: `apt-get install wrk nginx
 caddy`); it installs nothing and says what is missing. Linux only (it
 reads /proc); loopback only; Python 3 standard library only. Every process
 it starts runs in its own session and is killed when the script ends, also
-on an error, Ctrl-C or SIGTERM; a last sweep kills any process that
-carries this run's marker in its environment.
+on an error, Ctrl-C or SIGTERM: SIGTERM first (supervise stops its own
+children), then SIGKILL to each process group, and a last sweep kills any
+process that carries this run's marker in its environment.
 """
 
 import argparse
@@ -44,6 +53,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,6 +171,7 @@ class Procs:
     def __init__(self, workdir):
         self.workdir = workdir
         self.started = []
+        self.clients = []
 
     def env(self, **extra):
         env = dict(os.environ, **extra)
@@ -187,6 +198,13 @@ class Procs:
         self.started.append(proc)
         return proc
 
+    def client(self, argv):
+        """Starts wrk (in our session: Ctrl-C reaches it too), output piped."""
+        proc = subprocess.Popen(argv, env=self.env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.clients.append(proc)
+        return proc
+
     def log_tail(self, name, lines=20):
         path = self.workdir / f"{name}.log"
         try:
@@ -195,20 +213,26 @@ class Procs:
             return f"(no {path.name})"
         return "\n".join(f"    {line}" for line in text) or "    (empty)"
 
-    def stop(self, proc, sig=signal.SIGTERM, timeout=10):
-        """Sends sig to the process, waits, then SIGKILLs its group."""
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=timeout)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-
     def sweep(self):
-        """Kills every process group started, then anything marked."""
+        """Stops every process started, then kills anything left.
+
+        SIGTERM first, so that supervise stops its own children (they run
+        in process groups of their own, out of reach of a killpg on
+        supervise's); then SIGKILL to each group; then SIGKILL to any
+        process that carries this run's marker.
+        """
+        for proc in self.clients:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        running = [proc for proc in self.started if proc.poll() is None]
+        for proc in running:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         for proc in self.started:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -260,48 +284,66 @@ def wrk_argv(args, port, duration):
             "--latency", f"http://{HOST}:{port}/"]
 
 
-def run_wrk(args, port, duration):
+def run_wrk(args, procs, port, duration):
     argv = wrk_argv(args, port, duration)
-    result = subprocess.run(argv, capture_output=True, text=True,
-                            env=dict(os.environ, **{MARKER_VAR: MARKER}))
-    if result.returncode != 0:
-        raise BenchError(f"{shlex.join(argv)} exited with {result.returncode}:\n"
-                         f"{result.stdout}{result.stderr}")
-    return result.stdout
+    proc = procs.client(argv)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise BenchError(f"{shlex.join(argv)} exited with {proc.returncode}:\n"
+                         f"{stdout}{stderr}")
+    return stdout
 
 
-def measure(args, label, port, proc=None):
-    """Warm-up, then the counted wrk run; samples RSS and CPU around it."""
-    status, body = get(port)
-    if status != 200 or body != b"hello\n":
-        raise BenchError(f"{label}: GET / answered {status} {body[:200]!r}, not 200 'hello'")
+class Target:
+    """One thing wrk is pointed at: a port, and the process behind it if
+    it is a proxy (for its RSS and CPU time)."""
 
-    row = {"label": label}
-    if proc is not None:
-        time.sleep(args.settle)  # let start-up allocations settle; not a readiness wait
-        row["rss_idle"] = rss_kib(proc.pid)
+    def __init__(self, label, port, proc=None):
+        self.label = label
+        self.port = port
+        self.proc = proc
+        self.rss_idle = None
+        self.rss_after = None
+        self.runs = []
 
-    progress(f"{label}: warm-up {args.warmup}")
-    run_wrk(args, port, args.warmup)
+    def check(self):
+        """One GET through it must answer nginx's 200 "hello"."""
+        status, body = get(self.port)
+        if status != 200 or body != b"hello\n":
+            raise BenchError(f"{self.label}: GET / answered {status} {body[:200]!r},"
+                             " not nginx's 200 'hello'")
 
-    progress(f"{label}: {shlex.join(wrk_argv(args, port, args.duration))}")
-    pids = [proc.pid] if proc is not None else []
-    cpu0 = {pid: cpu_seconds(pid) for pid in pids}
-    t0 = time.monotonic()
-    output = run_wrk(args, port, args.duration)
-    elapsed = time.monotonic() - t0
-    if proc is not None:
-        row["rss_after"] = rss_kib(proc.pid)
-        row["cpu"] = (cpu_seconds(proc.pid) - cpu0[proc.pid]) / elapsed
-        if proc.poll() is not None:
-            raise BenchError(f"{label} exited with status {proc.returncode} during the run")
+    def alive(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            raise BenchError(f"{self.label} exited with status {self.proc.returncode}")
 
-    row.update(parse_wrk(output))
-    row["wrk_output"] = output
-    progress(f"  {row['rps']:.0f} req/s, p50 {fmt_ms(row['p50'])},"
-             f" p99 {fmt_ms(row['p99'])}, errors {row['socket_errors']},"
-             f" non-2xx {row['non2xx']}")
-    return row
+    def run(self, args, procs, round_no):
+        """A warm-up wrk run, then the counted one; samples CPU around it."""
+        self.alive()
+        progress(f"{self.label}: warm-up {args.warmup}")
+        run_wrk(args, procs, self.port, args.warmup)
+
+        progress(f"{self.label}: {shlex.join(wrk_argv(args, self.port, args.duration))}"
+                 f"  (round {round_no})")
+        cpu0 = cpu_seconds(self.proc.pid) if self.proc else None
+        t0 = time.monotonic()
+        output = run_wrk(args, procs, self.port, args.duration)
+        elapsed = time.monotonic() - t0
+        self.alive()
+        result = parse_wrk(output)
+        result["wrk_output"] = output
+        if self.proc is not None:
+            used = cpu_seconds(self.proc.pid) - cpu0
+            result["cpu"] = used / elapsed
+            result["cpu_per_request"] = used / max(result["requests"], 1) * 1e6
+            self.rss_after = rss_kib(self.proc.pid)
+        self.runs.append(result)
+        progress(f"  {result['rps']:.0f} req/s, p50 {fmt_ms(result['p50'])},"
+                 f" p99 {fmt_ms(result['p99'])}, errors {result['socket_errors']},"
+                 f" non-2xx {result['non2xx']}")
+
+    def median(self, key):
+        return statistics.median(run[key] for run in self.runs)
 
 
 # ---------------------------------------------------------------- the servers
@@ -394,20 +436,20 @@ def start_nginx(args, procs, workdir):
     return proc, port
 
 
-def bench_proxy(args, procs, label, name, argv, env, port, stdout=None):
-    """Starts one proxy, measures it, stops it."""
+def start_proxy(args, procs, label, name, argv, env, port, stdout=None):
+    """Starts one proxy and waits until its port accepts."""
     proc = procs.spawn(name, argv, env, stdout=stdout)
+    target = Target(label, port, proc)
     try:
         wait_accepting(port, proc, label, args.timeout)
-        return measure(args, label, port, proc)
+        target.check()
     except BenchError as error:
         raise BenchError(f"{error}\n{label}'s output ends with:\n"
                          f"{procs.log_tail(name)}") from None
-    finally:
-        procs.stop(proc)
+    return target
 
 
-def bench_caddy(args, procs, workdir, upstream):
+def start_caddy(args, procs, workdir, upstream):
     port = free_port()
     config = workdir / "Caddyfile"
     config.write_text(caddy_config(port, upstream))
@@ -415,18 +457,20 @@ def bench_caddy(args, procs, workdir, upstream):
     env = procs.env(HOME=str(home), XDG_DATA_HOME=str(home / "data"),
                     XDG_CONFIG_HOME=str(home / "config"))
     argv = ["caddy", "run", "--config", str(config), "--adapter", "caddyfile"]
-    return bench_proxy(args, procs, "Caddy", "caddy", argv, env, port)
+    return start_proxy(args, procs, "Caddy", "caddy", argv, env, port)
 
 
-def bench_supervise(args, procs, workdir, upstream, log_level):
+def start_supervise(args, procs, workdir, upstream, log_level):
     port = free_port()
     config = workdir / f"supervisor-{log_level}.yaml"
     config.write_text(supervise_config(port, upstream))
     argv = [str(args.binary), "--log-format", "json", "up", "-c", str(config)]
     env = procs.env(SUPERVISE_LOG=log_level)
     label = f"supervise, SUPERVISE_LOG={log_level}"
+    # With the access log on, its lines go to /dev/null, as a log driver
+    # that keeps up would; stderr still goes to the log file.
     stdout = os.devnull if log_level != "warn" else None
-    return bench_proxy(args, procs, label, f"supervise-{log_level}", argv, env, port,
+    return start_proxy(args, procs, label, f"supervise-{log_level}", argv, env, port,
                        stdout=stdout)
 
 
@@ -461,17 +505,23 @@ def machine():
     return f"Linux {platform.release()}, {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
 
 
-def report(args, rows, command):
-    by_label = {row["label"]: row for row in rows}
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def report(args, targets, command, loads):
+    by_label = {target.label: target for target in targets}
     caddy = by_label.get("Caddy")
     supervise = by_label.get("supervise, SUPERVISE_LOG=warn")
 
     lines = []
-    lines.append(f"Machine: {machine()}.")
+    lines.append(f"Machine: {machine()}; load average {loads[0]} before,"
+                 f" {loads[1]} after.")
     lines.append("Versions: " + "; ".join([
         version_of(["nginx", "-v"]),
         "caddy " + version_of(["caddy", "version"]),
-        version_of(["wrk", "-v"]),
+        version_of(["wrk", "-v"]).split(" [")[0],
         version_of([str(args.binary), "--version"]),
     ]) + ".")
     lines.append("")
@@ -479,36 +529,49 @@ def report(args, rows, command):
     lines.append(command)
     lines.append("```")
     lines.append("")
+    rounds = (f"; {args.rounds} rounds, the rows taking turns, medians shown"
+              if args.rounds > 1 else "")
     lines.append(f"Each row: `wrk -t{args.threads} -c{args.connections} -d{args.duration}"
-                 f" --latency` after a {args.warmup} warm-up; upstream nginx"
-                 f" `return 200 \"hello\\n\"` (1 process, no access log).")
+                 f" --latency` after a {args.warmup} warm-up{rounds}. Upstream: one nginx"
+                 " process, `return 200 \"hello\\n\"`, no access log.")
     lines.append("")
-    lines.append("| what | req/s | vs Caddy | p50 | p99 | proxy CPU (cores) | idle RSS | RSS after | errors |")
-    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for row in rows:
-        vs = f"{row['rps'] / caddy['rps']:.2f}x" if caddy else "-"
-        cpu = f"{row['cpu']:.2f}" if "cpu" in row else "-"
-        idle = fmt_mib(row["rss_idle"]) if "rss_idle" in row else "-"
-        after = fmt_mib(row["rss_after"]) if "rss_after" in row else "-"
-        errors = row["socket_errors"] + row["non2xx"]
-        lines.append(f"| {row['label']} | {row['rps']:,.0f} | {vs} | {fmt_ms(row['p50'])}"
-                     f" | {fmt_ms(row['p99'])} | {cpu} | {idle} | {after} | {errors} |")
+    spread = " (min-max)" if args.rounds > 1 else ""
+    lines.append(f"| what | req/s{spread} | vs Caddy | p50 | p99 | proxy CPU (cores)"
+                 " | proxy CPU per request | idle RSS | RSS after | errors |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for target in targets:
+        rps = target.median("rps")
+        rps_text = f"{rps:,.0f}"
+        if args.rounds > 1:
+            low = min(run["rps"] for run in target.runs)
+            high = max(run["rps"] for run in target.runs)
+            rps_text += f" ({low:,.0f}-{high:,.0f})"
+        vs = f"{rps / caddy.median('rps'):.2f}x" if caddy else "-"
+        cpu = f"{target.median('cpu'):.2f}" if target.proc else "-"
+        per_request = f"{target.median('cpu_per_request'):.1f} µs" if target.proc else "-"
+        idle = fmt_mib(target.rss_idle) if target.proc else "-"
+        after = fmt_mib(target.rss_after) if target.proc else "-"
+        errors = sum(run["socket_errors"] + run["non2xx"] for run in target.runs)
+        lines.append(f"| {target.label} | {rps_text} | {vs} | {fmt_ms(target.median('p50'))}"
+                     f" | {fmt_ms(target.median('p99'))} | {cpu} | {per_request} | {idle} | {after}"
+                     f" | {errors} |")
     lines.append("")
 
     if supervise:
         lines.append("Goals (PRODUCT.md), supervise with SUPERVISE_LOG=warn:")
         lines.append("")
+        rps, p99 = supervise.median("rps"), supervise.median("p99")
         if caddy:
-            ratio = supervise["rps"] / caddy["rps"]
+            ratio = rps / caddy.median("rps")
             lines.append(f"- at least {GOAL_RATIO:g}x Caddy's req/s: {ratio:.2f}x"
-                         f" ({supervise['rps']:,.0f} against {caddy['rps']:,.0f}):"
+                         f" ({rps:,.0f} against {caddy.median('rps'):,.0f}):"
                          f" {'met' if ratio >= GOAL_RATIO else 'MISSED'}")
-        lines.append(f"- p99 under {GOAL_P99_MS:g} ms: {fmt_ms(supervise['p99'])}:"
-                     f" {'met' if supervise['p99'] < GOAL_P99_MS else 'MISSED'}")
+        lines.append(f"- p99 under {GOAL_P99_MS:g} ms: {fmt_ms(p99)}:"
+                     f" {'met' if p99 < GOAL_P99_MS else 'MISSED'}")
         lines.append(f"- idle RSS under {GOAL_IDLE_RSS_KIB // 1024} MiB:"
-                     f" {fmt_mib(supervise['rss_idle'])}"
-                     f" ({fmt_mib(supervise['rss_after'])} after the run):"
-                     f" {'met' if supervise['rss_idle'] < GOAL_IDLE_RSS_KIB else 'MISSED'}")
+                     f" {fmt_mib(supervise.rss_idle)}"
+                     f" ({fmt_mib(supervise.rss_after)} after the runs):"
+                     f" {'met' if supervise.rss_idle < GOAL_IDLE_RSS_KIB else 'MISSED'}")
         lines.append("")
     return "\n".join(lines)
 
@@ -533,6 +596,8 @@ def parse_args():
                         help="seconds a proxy idles after start-up before its RSS is read")
     parser.add_argument("--timeout", type=float, default=20.0,
                         help="seconds to wait for a port to accept")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every row this many times, taking turns; report medians")
     parser.add_argument("--skip-caddy", action="store_true")
     parser.add_argument("--skip-info", action="store_true",
                         help="skip the supervise row with the access log on")
@@ -564,19 +629,30 @@ def main():
         return 2
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    loads = [loadavg()]
     with tempfile.TemporaryDirectory(prefix="supervise-proxy-bench-") as tmp:
         workdir = Path(tmp)
         procs = Procs(workdir)
         try:
             nginx, upstream = start_nginx(args, procs, workdir)
-            rows = [measure(args, "nginx direct (no proxy)", upstream)]
+            targets = [Target("nginx direct (no proxy)", upstream, nginx)]
+            targets[0].check()
             if not args.skip_caddy:
-                rows.append(bench_caddy(args, procs, workdir, upstream))
-            rows.append(bench_supervise(args, procs, workdir, upstream, "warn"))
+                targets.append(start_caddy(args, procs, workdir, upstream))
+            targets.append(start_supervise(args, procs, workdir, upstream, "warn"))
             if not args.skip_info:
-                rows.append(bench_supervise(args, procs, workdir, upstream, "info"))
-            if nginx.poll() is not None:
-                raise BenchError(f"nginx exited with status {nginx.returncode} during the runs")
+                targets.append(start_supervise(args, procs, workdir, upstream, "info"))
+
+            # Idle RSS: after start-up and one request, before any load.
+            time.sleep(args.settle)
+            for target in targets[1:]:
+                target.alive()
+                target.rss_idle = rss_kib(target.proc.pid)
+
+            for round_no in range(1, args.rounds + 1):
+                for target in targets:
+                    target.run(args, procs, round_no)
+            targets[0].proc = None  # nginx is the upstream, not a proxy: no CPU/RSS column
         except BenchError as error:
             print(f"proxy.py: {error}", file=sys.stderr)
             return 1
@@ -587,11 +663,13 @@ def main():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             procs.sweep()
+    loads.append(loadavg())
 
     if args.wrk_output:
-        for row in rows:
-            print(f"--- {row['label']}\n{row['wrk_output']}")
-    print(report(args, rows, command))
+        for target in targets:
+            for number, run in enumerate(target.runs, 1):
+                print(f"--- {target.label}, round {number}\n{run['wrk_output']}")
+    print(report(args, targets, command, loads))
     return 0
 
 

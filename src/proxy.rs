@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::gate::Auth;
-use crate::config::{HealthSpec, ProxySpec, UpstreamSpec};
+use crate::config::{HealthSpec, ProviderSpec, ProxySpec, UpstreamSpec};
 use crate::health::{HealthView, ProcessView};
 use crate::proxy::access::RequestIds;
 use crate::proxy::forward::{Holds, Upstream};
@@ -81,7 +81,11 @@ impl Proxy {
             .filter_map(|u| Some((upstreams.get(&u.name)?.clone(), u.process.clone())))
             .collect();
         let health_path = health.path.clone();
-        let provider = auth.as_ref().map(|auth| auth.provider.clone());
+        // The dev provider has no keys to report.
+        let provider = auth
+            .as_ref()
+            .filter(|auth| auth.spec.provider != ProviderSpec::Dev)
+            .map(|auth| auth.provider.clone());
         let health = HealthView {
             processes,
             upstreams: health_upstreams,

@@ -157,3 +157,39 @@ fn version() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("supervise "));
 }
+
+/// The shipped files load: the seed's service with its environment set,
+/// and the local example as it is.
+#[test]
+fn shipped_configs_are_valid() {
+    let env = [
+        ("AZURE_TENANT_ID", "8f3c2a9e-4b1d-4e6f-9a7c-2d5e8b1f0c34"),
+        ("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
+        ("AZURE_CLIENT_SECRET", "client-secret-from-secrets-manager"),
+        ("SESSION_SECRET", "abcdefghijklmnopqrstuvwxyz0123456789ABCD"),
+        ("PUBLIC_URL", "https://app.example.com"),
+    ];
+    let output = run(&["check"], common::repo(), &env);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("provider:      azure"), "{stdout}");
+    assert!(!stdout.contains("client-secret-from-secrets-manager"));
+
+    let output = run(&["check", "-c", "examples/local.yaml"], common::repo(), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = run(&["check"], common::repo(), &env[..4]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("`PUBLIC_URL` is not set"), "{stderr}");
+}

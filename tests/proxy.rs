@@ -629,3 +629,38 @@ fn tls_and_http2() {
     sup.signal(Signal::SIGTERM);
     sup.wait_exit();
 }
+
+/// Upstream connections are reused: sequential requests from different
+/// clients reach a keep-alive backend over the same pooled connection.
+#[test]
+fn upstream_connections_are_pooled() {
+    let backend = common::free_port();
+    let config = format!(
+        "processes:
+  keepalive:
+    command: [python3, {script}, '{backend}']
+    ready: {{ tcp: 127.0.0.1:{backend}, interval: 20ms }}
+proxy:
+  listen: 127.0.0.1:0
+  upstreams:
+    keepalive: {{ url: \"http://127.0.0.1:{backend}\", process: keepalive }}
+  routes:
+    - path: /*
+      upstream: keepalive
+",
+        script = common::repo().join("tests/fixtures/keepalive.py").display(),
+    );
+    let mut sup = Supervise::up(&config);
+    let port = sup.listening();
+    sup.wait_event("keepalive", "ready");
+    let ports: Vec<String> = (0..5)
+        .map(|_| get(port, "/").expect("GET").text())
+        .collect();
+    assert!(ports[0].parse::<u16>().is_ok(), "{ports:?}");
+    assert!(
+        ports.iter().all(|p| *p == ports[0]),
+        "a new connection per request: {ports:?}"
+    );
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}

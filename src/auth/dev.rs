@@ -36,7 +36,7 @@ impl Auth {
         };
         tracing::info!(user = %identity.subject, "signed in with the dev provider");
         let back = safe_return_path(form.get("rd").map_or(&back, String::as_str));
-        self.signed_in(&identity, &back, "")
+        self.signed_in(&identity, &back, None)
     }
 
     fn dev_identity(&self, form: &std::collections::HashMap<String, String>) -> Option<Identity> {

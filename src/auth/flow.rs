@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::gate::{found, unauthorized, unavailable, unix_now, Auth};
+use crate::auth::identity::Identity;
 use crate::auth::redirect::safe_return_path;
 use crate::auth::session::FLOW_COOKIE_PREFIX;
 use crate::auth::token::TokenError;
@@ -155,23 +156,23 @@ impl Auth {
             }
         };
         tracing::info!(user = %identity.subject, "signed in");
-        self.signed_in(&identity, &flow.back, state)
+        self.signed_in(&identity, &flow.back, Some(state))
     }
 
     /// The redirect back with the session cookie set and the flow's
-    /// cookie deleted.
+    /// cookie, if the sign-in had one, deleted.
     pub fn signed_in(
         &self,
-        identity: &crate::auth::identity::Identity,
+        identity: &Identity,
         back: &str,
-        state: &str,
+        state: Option<&str>,
     ) -> Response<ProxyBody> {
         let mut response = found(back);
         let headers = response.headers_mut();
         for cookie in self.sessions.seal(identity, unix_now()) {
             headers.append(header::SET_COOKIE, cookie);
         }
-        if let Some(cookie) = delete_cookie(&flow_cookie_name(state)) {
+        if let Some(cookie) = state.and_then(|state| delete_cookie(&flow_cookie_name(state))) {
             headers.append(header::SET_COOKIE, cookie);
         }
         response

@@ -106,7 +106,14 @@ impl Body for ProxyBody {
             Kind::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
         };
         match &polled {
-            Poll::Ready(Some(Ok(frame))) => self.count(frame),
+            Poll::Ready(Some(Ok(frame))) => {
+                self.count(frame);
+                // hyper stops polling a body that says it has ended after
+                // its last frame, so the end may never be seen as `None`.
+                if self.is_end_stream() {
+                    self.finished();
+                }
+            }
             Poll::Ready(None) => self.finished(),
             _ => {}
         }
