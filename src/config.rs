@@ -67,6 +67,7 @@ mod tests;
 pub use error::{Diagnostic, LoadError};
 pub use ipnet::IpNetError;
 pub use types::*;
+pub use web::is_loopback_host;
 
 use error::Report;
 use position::LineIndex;

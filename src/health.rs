@@ -9,12 +9,13 @@
 
 use std::sync::Arc;
 
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::auth::provider::Provider;
 use crate::proxy::body::ProxyBody;
+use crate::proxy::error::answer;
 use crate::proxy::forward::Upstream;
 use crate::supervision::state::{ProcessState, ProcessStatus};
 
@@ -80,18 +81,18 @@ impl HealthView {
     /// The HTTP answer: the report, with 200 or 503.
     pub fn response(&self) -> Response<ProxyBody> {
         let (healthy, report) = self.report();
-        let mut response = Response::new(ProxyBody::full(format!("{report}\n")));
-        *response.status_mut() = match healthy {
+        let status = match healthy {
             true => StatusCode::OK,
             false => StatusCode::SERVICE_UNAVAILABLE,
         };
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        answer(
+            status,
+            "application/json",
+            format!(
+                "{report}
+"
+            ),
+        )
     }
 }
 

@@ -156,6 +156,16 @@ fn sign_in_over_http_reaches_the_backend_with_identity() {
     assert_eq!(whoami["X-Auth-Request-User"], "alice");
     assert_eq!(whoami["X-Auth-Request-Email"], "alice@example.com");
     assert_eq!(whoami["X-Auth-Request-Roles"], "reader");
+
+    // supervise's own cookies stop at the proxy; the site's others pass.
+    agent.jar.insert("site_pref".into(), "dark".into());
+    let echo = agent
+        .request("GET", &format!("http://127.0.0.1:{port}/echo"), None, "")
+        .json();
+    let cookie = echo["headers"]["cookie"].as_str().unwrap_or("");
+    assert!(cookie.contains("site_pref=dark"), "{cookie}");
+    assert!(!cookie.contains("supervise_"), "{cookie}");
+
     let me = agent.request(
         "GET",
         &format!("http://127.0.0.1:{port}/auth/whoami"),
@@ -632,6 +642,47 @@ fn azure_shaped_provider() {
     let same = provider.mint(json!({}));
     let head = format!("GET /whoami HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {same}");
     assert_eq!(send(port, &head).expect("GET").status, 200);
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}
+
+/// A provider that is down at start-up degrades health (still 200, keys
+/// not loaded) and makes sign-in answer 503 instead of stopping
+/// supervise; once it is up, discovery succeeds in the background and
+/// sign-in works.
+#[test]
+fn provider_down_at_start_up_degrades_health() {
+    let (port, backend, idp) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    let auth = format!(
+        "  provider: oidc\n  issuer: http://127.0.0.1:{idp}\n  client_id: supervise\n  client_secret: {CLIENT_SECRET}\n"
+    );
+    let mut sup = start(&config(port, backend, &auth));
+
+    let health = get(port, "/healthz").expect("GET");
+    assert_eq!(health.status, 200);
+    let report = health.json();
+    assert_eq!(report["status"], "degraded", "{report}");
+    assert_eq!(report["identity_provider"]["keys_loaded"], false);
+    let start_sign_in = get(port, "/auth/oauth2/oidc?rd=/home").expect("GET");
+    assert_eq!(start_sign_in.status, 503);
+
+    let port_text = idp.to_string();
+    let provider = Provider::start(
+        &provider_config(&[port], "client_secret_basic"),
+        &["--port", &port_text],
+    );
+    sup.wait_for("discovery", |e| {
+        e["message"] == "identity provider discovered"
+    });
+    let report = get(port, "/healthz").expect("GET").json();
+    assert_eq!(report["status"], "ok", "{report}");
+    let mut agent = Agent::default();
+    sign_in(&mut agent, port, "/whoami", "alice");
+    drop(provider);
     sup.signal(Signal::SIGTERM);
     sup.wait_exit();
 }

@@ -4,7 +4,7 @@
 //! that is not loopback; the session, rules and headers after it are the
 //! same code the real providers use.
 
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
@@ -13,7 +13,7 @@ use crate::auth::gate::{unix_now, Auth};
 use crate::auth::identity::Identity;
 use crate::auth::redirect::safe_return_path;
 use crate::proxy::body::ProxyBody;
-use crate::proxy::error::plain;
+use crate::proxy::error::{answer, plain};
 
 /// The largest sign-in form accepted.
 const MAX_FORM: usize = 16 * 1024;
@@ -83,14 +83,7 @@ fn page(back: &str) -> Response<ProxyBody> {
          <p><label>Groups (comma-separated) <input name=groups></label>\n\
          <p><button type=submit>Sign in</button>\n</form>\n"
     );
-    let mut response = Response::new(ProxyBody::full(html));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    answer(StatusCode::OK, "text/html; charset=utf-8", html)
 }
 
 fn escape(text: &str) -> String {

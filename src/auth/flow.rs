@@ -22,7 +22,7 @@ use crate::auth::session::FLOW_COOKIE_PREFIX;
 use crate::auth::token::TokenError;
 use crate::cli::chain;
 use crate::proxy::body::ProxyBody;
-use crate::proxy::error::plain;
+use crate::proxy::error::{answer, plain};
 
 /// How many sign-ins may be in flight in one browser; older ones are
 /// dropped when a new one starts.
@@ -329,15 +329,7 @@ fn decode(text: &str) -> String {
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<ProxyBody> {
     let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
-    let mut response = Response::new(ProxyBody::full(body + "\n"));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    answer(status, "application/json", body + "\n")
 }
 
 /// 400 for a sign-in that cannot be completed, with a way to start over.

@@ -10,7 +10,6 @@
 //! What to fetch and how to read it is left to the provider module.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +24,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use serde::de::DeserializeOwned;
+
+use crate::config::is_loopback_host;
 
 /// Time allowed to open a TCP connection (and nothing else).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -188,19 +189,10 @@ fn check_url(url: &http::Uri) -> Result<(), HttpError> {
     };
     match url.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") if is_loopback_host(host) => Ok(()),
         Some("http") => Err(HttpError::PlainHttp(url.to_string())),
         _ => Err(HttpError::BadUrl(url.to_string())),
     }
-}
-
-/// `localhost`, `127.0.0.0/8` or `::1` (with or without brackets).
-pub fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if bare.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The certificates of a PEM bundle, which replace the system's store.
@@ -241,24 +233,6 @@ fn system_roots() -> Result<RootCertStore, HttpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Loopback names and addresses pass; everything else is not loopback.
-    #[test]
-    fn loopback_hosts() {
-        for host in [
-            "localhost",
-            "LOCALHOST",
-            "127.0.0.1",
-            "127.9.9.9",
-            "[::1]",
-            "::1",
-        ] {
-            assert!(is_loopback(host), "{host}");
-        }
-        for host in ["example.com", "10.0.0.1", "[::2]", "localhost.evil.com", ""] {
-            assert!(!is_loopback(host), "{host}");
-        }
-    }
 
     /// `http://` is refused before any connection unless the host is
     /// loopback; other schemes are refused outright.

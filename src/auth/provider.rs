@@ -252,8 +252,11 @@ pub async fn discover_with_retry(spec: AuthSpec, ready: watch::Sender<Option<Arc
     loop {
         match Provider::discover(&spec).await {
             Ok(provider) => {
-                tracing::info!(issuer = %provider.issuer, "identity provider discovered");
+                // Published before the log line, so whoever reads the line
+                // finds the provider in place.
+                let issuer = provider.issuer.clone();
                 ready.send_replace(Some(Arc::new(provider)));
+                tracing::info!(%issuer, "identity provider discovered");
                 return;
             }
             Err(error) => tracing::warn!(
@@ -405,7 +408,7 @@ fn check_endpoint(field: &'static str, url: &str) -> Result<(), ProviderError> {
     let host = uri.host().ok_or_else(bad)?;
     let allowed = match uri.scheme_str() {
         Some("https") => true,
-        Some("http") => super::http::is_loopback(host),
+        Some("http") => crate::config::is_loopback_host(host),
         _ => false,
     };
     if !allowed || url.contains('#') {

@@ -97,7 +97,7 @@ fn check_authority(authority: &Authority) -> Result<(), &'static str> {
 
 /// `localhost`, an address in 127.0.0.0/8, or `::1` (bracketed, as a
 /// URL writes it, or not).
-pub(super) fn is_loopback_host(host: &str) -> bool {
+pub fn is_loopback_host(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }

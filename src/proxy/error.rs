@@ -110,12 +110,21 @@ impl fmt::Display for ProxyError {
 
 /// A short plain-text answer.
 pub fn plain(status: StatusCode, text: String) -> Response<ProxyBody> {
-    let mut response = Response::new(ProxyBody::full(text));
+    answer(status, "text/plain; charset=utf-8", text)
+}
+
+/// An answer supervise makes itself (health, sign-in pages, errors):
+/// `body` as `content_type`, never cached, since each depends on the
+/// moment or on who asks.
+pub fn answer(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<hyper::body::Bytes>,
+) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
