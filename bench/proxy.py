@@ -9,13 +9,25 @@ upstream (`return 200 "hello\\n"`, no access log, one process):
 3. supervise (`supervise up` with one dummy process and one `/*` route to
    nginx), with SUPERVISE_LOG=warn, so no access log line is written;
 4. supervise again with SUPERVISE_LOG=info and stdout to /dev/null: the
-   cost of formatting one JSON access log line per request.
+   cost of formatting one JSON access log line per request;
+5. signed in against public through the same route: a third supervise
+   (SUPERVISE_LOG=warn) with an `auth:` section (the dev provider, loopback
+   only) and its `/*` route `auth: optional`, measured twice, once without
+   a cookie ("public") and once with the session cookie that a POST to its
+   dev sign-in form `/auth/dev` returned ("signed in": the session is
+   verified and the identity headers are set upstream). Before any load it
+   checks, with plain GETs, that `/auth/whoami` answers 200 with the cookie
+   and 401 without it and with a tampered one, and that nginx received the
+   identity headers (`X-Auth-Request-User`, `-Roles`) for the signed-in
+   request, none for the tampered one, and never supervise's cookie.
 
 All servers are started first (each waited for by polling its port) and
 stay up; then each row gets a warm-up wrk run (not counted) and
 `wrk -t2 -c32 -d10s --latency`, one row after another. With --rounds N
 the rows take turns N times and the table shows medians, so a burst of
-noise from elsewhere on the machine does not land on one row only.
+noise from elsewhere on the machine does not land on one row only; the
+public and signed-in rows run back to back, public first in odd rounds and
+second in even ones, and the per-round ratio is reported with the medians.
 
 It reports requests/s, p50 and p99 from wrk's latency distribution,
 socket errors and non-2xx answers; the CPU time each proxy used during the
@@ -25,7 +37,7 @@ and each proxy's VmRSS once idle after start-up (and one request) and
 right after its last run. Then it prints a markdown table for
 docs/benchmarks.md with the command line, the machine, the versions and
 the goals from PRODUCT.md: at least 3x Caddy's requests/s, p99 under
-1 ms, idle RSS under 8 MiB.
+1 ms, idle RSS under 8 MiB, signed-in requests within 10% of public ones.
 
 Run from anywhere, after `cargo build --release`:
 
@@ -33,6 +45,7 @@ Run from anywhere, after `cargo build --release`:
     bench/proxy.py --binary /tmp/x/target/release/supervise --duration 5s
     bench/proxy.py --rounds 3              # medians of 3 turns per row
     bench/proxy.py --skip-caddy --connections 64
+    bench/proxy.py --only-auth --rounds 3  # just signed in against public
 
 Needs wrk, nginx and caddy on the PATH (Debian: `apt-get install wrk nginx
 caddy`); it installs nothing and says what is missing. Linux only (it
@@ -75,6 +88,18 @@ TOOLS = {"wrk": "wrk", "nginx": "nginx", "caddy": "caddy"}
 GOAL_RATIO = 3.0
 GOAL_P99_MS = 1.0
 GOAL_IDLE_RSS_KIB = 8 * 1024
+# Signed-in requests within 10% of public ones: signed-in req/s at least
+# this share of public req/s.
+GOAL_SIGNED_IN_SHARE = 0.90
+
+# The signed-in comparison: the dev provider's sign-in form, a throwaway
+# secret (the instance listens on loopback only and lives for the run).
+SESSION_COOKIE = "supervise_session"
+BENCH_SECRET = "bench-only-secret-0123456789abcdef0123456789"
+SIGN_IN_FORM = "user=bench&email=bench@example.com&roles=reader,admin&groups=g1,g2"
+# An nginx location that echoes what it received, for the sanity checks
+# only; every wrk run asks for `/`.
+ECHO_PATH = "/bench-identity"
 
 
 class BenchError(Exception):
@@ -104,17 +129,25 @@ def accepts(port):
         return False
 
 
-def get(port, path="/"):
-    """GET the path; returns (status, body), or raises BenchError."""
+def request(port, method, path, headers=None, body=None):
+    """One request; returns the response with its body read, or raises
+    BenchError."""
     conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
-        conn.request("GET", path)
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
-        return response.status, response.read()
+        response.body = response.read()
+        return response
     except (OSError, http.client.HTTPException) as error:
-        raise BenchError(f"GET http://{HOST}:{port}{path} failed: {error}") from None
+        raise BenchError(f"{method} http://{HOST}:{port}{path} failed: {error}") from None
     finally:
         conn.close()
+
+
+def get(port, path="/", headers=None):
+    """GET the path; returns (status, body), or raises BenchError."""
+    response = request(port, "GET", path, headers)
+    return response.status, response.body
 
 
 def wait_accepting(port, proc, name, timeout):
@@ -279,17 +312,25 @@ def parse_wrk(output):
     }
 
 
-def wrk_argv(args, port, duration):
-    return ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}",
-            "--latency", f"http://{HOST}:{port}/"]
+def wrk_argv(args, port, duration, headers=None):
+    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}",
+            "--latency"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    return argv + [f"http://{HOST}:{port}/"]
 
 
-def run_wrk(args, procs, port, duration):
-    argv = wrk_argv(args, port, duration)
+def shown_argv(argv):
+    """The wrk command line for progress lines, the session cut short."""
+    return shlex.join(argv).replace(f"{SESSION_COOKIE}=v1.", f"{SESSION_COOKIE}=v1.…", 1)
+
+
+def run_wrk(args, procs, port, duration, headers=None):
+    argv = wrk_argv(args, port, duration, headers)
     proc = procs.client(argv)
     stdout, stderr = proc.communicate()
     if proc.returncode != 0:
-        raise BenchError(f"{shlex.join(argv)} exited with {proc.returncode}:\n"
+        raise BenchError(f"{shown_argv(argv)} exited with {proc.returncode}:\n"
                          f"{stdout}{stderr}")
     return stdout
 
@@ -298,17 +339,19 @@ class Target:
     """One thing wrk is pointed at: a port, and the process behind it if
     it is a proxy (for its RSS and CPU time)."""
 
-    def __init__(self, label, port, proc=None):
+    def __init__(self, label, port, proc=None, headers=None):
         self.label = label
         self.port = port
         self.proc = proc
+        # Sent with every request of every wrk run (the session cookie).
+        self.headers = headers or {}
         self.rss_idle = None
         self.rss_after = None
         self.runs = []
 
     def check(self):
         """One GET through it must answer nginx's 200 "hello"."""
-        status, body = get(self.port)
+        status, body = get(self.port, headers=self.headers)
         if status != 200 or body != b"hello\n":
             raise BenchError(f"{self.label}: GET / answered {status} {body[:200]!r},"
                              " not nginx's 200 'hello'")
@@ -321,13 +364,13 @@ class Target:
         """A warm-up wrk run, then the counted one; samples CPU around it."""
         self.alive()
         progress(f"{self.label}: warm-up {args.warmup}")
-        run_wrk(args, procs, self.port, args.warmup)
+        run_wrk(args, procs, self.port, args.warmup, self.headers)
 
-        progress(f"{self.label}: {shlex.join(wrk_argv(args, self.port, args.duration))}"
-                 f"  (round {round_no})")
+        argv = wrk_argv(args, self.port, args.duration, self.headers)
+        progress(f"{self.label}: {shown_argv(argv)}  (round {round_no})")
         cpu0 = cpu_seconds(self.proc.pid) if self.proc else None
         t0 = time.monotonic()
-        output = run_wrk(args, procs, self.port, args.duration)
+        output = run_wrk(args, procs, self.port, args.duration, self.headers)
         elapsed = time.monotonic() - t0
         self.alive()
         result = parse_wrk(output)
@@ -380,6 +423,11 @@ http {{
             default_type text/plain;
             return 200 "hello\\n";
         }}
+        # For the signed-in sanity checks only: what the proxy sent.
+        location = {ECHO_PATH} {{
+            default_type text/plain;
+            return 200 "user=$http_x_auth_request_user roles=$http_x_auth_request_roles cookie=$http_cookie\\n";
+        }}
     }}
 }}
 """
@@ -418,6 +466,30 @@ proxy:
   routes:
     - path: /*
       upstream: nginx
+"""
+
+
+def supervise_auth_config(port, upstream):
+    return f"""\
+# Written by bench/proxy.py: the same catch-all route, signed in or not.
+processes:
+  idle:
+    command: [sleep, "100000"]
+    required: true
+
+proxy:
+  listen: {HOST}:{port}
+  upstreams:
+    nginx: {{ url: "http://{HOST}:{upstream}" }}
+  routes:
+    - path: /*
+      upstream: nginx
+      auth: optional
+
+auth:
+  provider: dev
+  session:
+    secrets: ["{BENCH_SECRET}"]
 """
 
 
@@ -474,6 +546,75 @@ def start_supervise(args, procs, workdir, upstream, log_level):
                        stdout=stdout)
 
 
+def sign_in(port):
+    """POSTs the dev sign-in form; returns the session cookie, NAME=VALUE."""
+    response = request(port, "POST", "/auth/dev", body=SIGN_IN_FORM, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    if response.status != 302:
+        raise BenchError(f"POST /auth/dev answered {response.status}"
+                         f" {response.body[:200]!r}, not 302")
+    for value in response.headers.get_all("Set-Cookie") or []:
+        pair = value.split(";", 1)[0].strip()
+        if pair.startswith(f"{SESSION_COOKIE}=") and len(pair) > len(SESSION_COOKIE) + 1:
+            return pair
+    raise BenchError(f"POST /auth/dev set no {SESSION_COOKIE} cookie:"
+                     f" {response.headers.get_all('Set-Cookie')}")
+
+
+def tampered(cookie):
+    """The cookie with the last character of its MAC changed."""
+    return cookie[:-1] + ("A" if cookie[-1] != "A" else "B")
+
+
+def check_signed_in(port, cookie):
+    """Plain GETs before any load: the cookie signs in, a tampered one or
+    none does not, and the upstream gets the identity, never the cookie."""
+    bad = tampered(cookie)
+    checks = [
+        ("/auth/whoami with the cookie", "/auth/whoami", cookie, 200),
+        ("/auth/whoami without a cookie", "/auth/whoami", None, 401),
+        ("/auth/whoami with a tampered cookie", "/auth/whoami", bad, 401),
+    ]
+    for what, path, sent, want in checks:
+        status, body = get(port, path, {"Cookie": sent} if sent else None)
+        if status != want:
+            raise BenchError(f"{what}: {status} {body[:200]!r}, expected {want}")
+    for sent, want in [(cookie, b"user=bench roles=reader,admin cookie=\n"),
+                       (bad, b"user= roles= cookie=\n"),
+                       (None, b"user= roles= cookie=\n")]:
+        status, body = get(port, ECHO_PATH, {"Cookie": sent} if sent else None)
+        if status != 200 or body != want:
+            what = ("the cookie" if sent == cookie else
+                    "a tampered cookie" if sent else "no cookie")
+            raise BenchError(f"GET {ECHO_PATH} with {what}: nginx saw {status} {body[:200]!r},"
+                             f" expected 200 {want!r}")
+
+
+def start_supervise_auth(args, procs, workdir, upstream):
+    """The auth instance, signed in once; returns its public and signed-in
+    targets (one process, one port, one route)."""
+    port = free_port()
+    config = workdir / "supervisor-auth.yaml"
+    config.write_text(supervise_auth_config(port, upstream))
+    argv = [str(args.binary), "--log-format", "json", "up", "-c", str(config)]
+    env = procs.env(SUPERVISE_LOG="warn")
+    name = "supervise-auth"
+    public = start_proxy(args, procs, "supervise, auth: optional, public", name, argv, env,
+                         port)
+    try:
+        cookie = sign_in(port)
+        check_signed_in(port, cookie)
+        signed = Target("supervise, auth: optional, signed in", port, public.proc,
+                        headers={"Cookie": cookie})
+        signed.check()
+    except BenchError as error:
+        raise BenchError(f"{error}\nsupervise (auth)'s output ends with:\n"
+                         f"{procs.log_tail(name)}") from None
+    progress(f"supervise (auth): signed in ({len(cookie)}-byte cookie); /auth/whoami 200"
+             " with it, 401 without or tampered; nginx got the identity headers")
+    return public, signed
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -510,7 +651,65 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def report(args, targets, command, loads):
+def rps_cell(args, target):
+    """Median req/s, with the spread over rounds."""
+    text = f"{target.median('rps'):,.0f}"
+    if args.rounds > 1:
+        low = min(run["rps"] for run in target.runs)
+        high = max(run["rps"] for run in target.runs)
+        text += f" ({low:,.0f}-{high:,.0f})"
+    return text
+
+
+def auth_report(args, public, signed):
+    """The signed-in against public table, the per-round ratios, the goal."""
+    lines = []
+    cookie = signed.headers["Cookie"]
+    lines.append(f"Signed in against public: one supervise (SUPERVISE_LOG=warn), one `/*`"
+                 " route with `auth: optional` and the dev provider; the same wrk runs,"
+                 f" the signed-in one with `-H 'Cookie: {SESSION_COOKIE}=…'`"
+                 f" ({len(cookie) - len(SESSION_COOKIE) - 1}-byte value; the dev sign-in"
+                 f" of `{SIGN_IN_FORM}`).")
+    lines.append("")
+    spread = " (min-max)" if args.rounds > 1 else ""
+    lines.append(f"| what | req/s{spread} | p50 | p99 | proxy CPU (cores)"
+                 " | proxy CPU per request | errors |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for target in (public, signed):
+        errors = sum(run["socket_errors"] + run["non2xx"] for run in target.runs)
+        lines.append(f"| {target.label} | {rps_cell(args, target)}"
+                     f" | {fmt_ms(target.median('p50'))} | {fmt_ms(target.median('p99'))}"
+                     f" | {target.median('cpu'):.2f}"
+                     f" | {target.median('cpu_per_request'):.1f} µs | {errors} |")
+    lines.append("")
+
+    share = signed.median("rps") / public.median("rps")
+    cpu_ratio = signed.median("cpu_per_request") / public.median("cpu_per_request")
+    p50_ratio = signed.median("p50") / public.median("p50")
+    # Each round's signed-in run sits right next to its public one, so the
+    # ratio within a round shares most of the machine's noise.
+    per_round = [s["rps"] / p["rps"] for p, s in zip(public.runs, signed.runs)]
+    cpu_per_round = [s["cpu_per_request"] / p["cpu_per_request"]
+                     for p, s in zip(public.runs, signed.runs)]
+    lines.append("Signed in / public:")
+    lines.append("")
+    lines.append(f"- req/s: {share:.3f} of medians"
+                 + (f"; per round {', '.join(f'{r:.3f}' for r in per_round)}"
+                    f" (median {statistics.median(per_round):.3f})" if args.rounds > 1 else ""))
+    lines.append(f"- CPU per request: {cpu_ratio:.3f}x of medians"
+                 + (f"; per round {', '.join(f'{r:.3f}' for r in cpu_per_round)}"
+                    f" (median {statistics.median(cpu_per_round):.3f})"
+                    if args.rounds > 1 else ""))
+    lines.append(f"- p50: {p50_ratio:.3f}x; p99 {fmt_ms(signed.median('p99'))} against"
+                 f" {fmt_ms(public.median('p99'))}")
+    lines.append(f"- goal, signed-in requests within {1 - GOAL_SIGNED_IN_SHARE:.0%} of"
+                 f" public ones (req/s at least {GOAL_SIGNED_IN_SHARE:.2f} of public):"
+                 f" {share:.3f}: {'met' if share >= GOAL_SIGNED_IN_SHARE else 'MISSED'}")
+    lines.append("")
+    return lines
+
+
+def report(args, targets, command, loads, auth_pair=None):
     by_label = {target.label: target for target in targets}
     caddy = by_label.get("Caddy")
     supervise = by_label.get("supervise, SUPERVISE_LOG=warn")
@@ -535,17 +734,15 @@ def report(args, targets, command, loads):
                  f" --latency` after a {args.warmup} warm-up{rounds}. Upstream: one nginx"
                  " process, `return 200 \"hello\\n\"`, no access log.")
     lines.append("")
+    if not targets:
+        return "\n".join(lines + auth_report(args, *auth_pair))
     spread = " (min-max)" if args.rounds > 1 else ""
     lines.append(f"| what | req/s{spread} | vs Caddy | p50 | p99 | proxy CPU (cores)"
                  " | proxy CPU per request | idle RSS | RSS after | errors |")
     lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for target in targets:
         rps = target.median("rps")
-        rps_text = f"{rps:,.0f}"
-        if args.rounds > 1:
-            low = min(run["rps"] for run in target.runs)
-            high = max(run["rps"] for run in target.runs)
-            rps_text += f" ({low:,.0f}-{high:,.0f})"
+        rps_text = rps_cell(args, target)
         vs = f"{rps / caddy.median('rps'):.2f}x" if caddy else "-"
         cpu = f"{target.median('cpu'):.2f}" if target.proc else "-"
         per_request = f"{target.median('cpu_per_request'):.1f} µs" if target.proc else "-"
@@ -573,6 +770,8 @@ def report(args, targets, command, loads):
                      f" ({fmt_mib(supervise.rss_after)} after the runs):"
                      f" {'met' if supervise.rss_idle < GOAL_IDLE_RSS_KIB else 'MISSED'}")
         lines.append("")
+    if auth_pair:
+        lines += auth_report(args, *auth_pair)
     return "\n".join(lines)
 
 
@@ -601,6 +800,11 @@ def parse_args():
     parser.add_argument("--skip-caddy", action="store_true")
     parser.add_argument("--skip-info", action="store_true",
                         help="skip the supervise row with the access log on")
+    parser.add_argument("--skip-auth", action="store_true",
+                        help="skip the signed-in against public comparison")
+    parser.add_argument("--only-auth", action="store_true",
+                        help="only the signed-in against public comparison (nginx is still"
+                             " the upstream, but not measured on its own)")
     parser.add_argument("--wrk-output", action="store_true",
                         help="also print wrk's full output for each row")
     return parser.parse_args()
@@ -614,6 +818,12 @@ def main():
     args = parse_args()
     command = shlex.join(["bench/proxy.py", *sys.argv[1:]])
 
+    if args.only_auth and args.skip_auth:
+        print("proxy.py: --only-auth and --skip-auth leave nothing to measure",
+              file=sys.stderr)
+        return 2
+    if args.only_auth:
+        args.skip_caddy = True
     missing = missing_tools()
     if args.skip_caddy and "caddy" in missing:
         missing.remove("caddy")
@@ -635,24 +845,35 @@ def main():
         procs = Procs(workdir)
         try:
             nginx, upstream = start_nginx(args, procs, workdir)
-            targets = [Target("nginx direct (no proxy)", upstream, nginx)]
-            targets[0].check()
+            direct = Target("nginx direct (no proxy)", upstream, nginx)
+            direct.check()
+            targets = [] if args.only_auth else [direct]
             if not args.skip_caddy:
                 targets.append(start_caddy(args, procs, workdir, upstream))
-            targets.append(start_supervise(args, procs, workdir, upstream, "warn"))
-            if not args.skip_info:
+            if not args.only_auth:
+                targets.append(start_supervise(args, procs, workdir, upstream, "warn"))
+            if not (args.skip_info or args.only_auth):
                 targets.append(start_supervise(args, procs, workdir, upstream, "info"))
+            auth_pair = None
+            if not args.skip_auth:
+                auth_pair = start_supervise_auth(args, procs, workdir, upstream)
 
             # Idle RSS: after start-up and one request, before any load.
             time.sleep(args.settle)
-            for target in targets[1:]:
-                target.alive()
-                target.rss_idle = rss_kib(target.proc.pid)
+            for target in [*targets, *(auth_pair or [])]:
+                if target is not direct:
+                    target.alive()
+                    target.rss_idle = rss_kib(target.proc.pid)
 
             for round_no in range(1, args.rounds + 1):
                 for target in targets:
                     target.run(args, procs, round_no)
-            targets[0].proc = None  # nginx is the upstream, not a proxy: no CPU/RSS column
+                if auth_pair:
+                    # Back to back, the order swapped every round.
+                    pair = auth_pair if round_no % 2 else auth_pair[::-1]
+                    for target in pair:
+                        target.run(args, procs, round_no)
+            direct.proc = None  # nginx is the upstream, not a proxy: no CPU/RSS column
         except BenchError as error:
             print(f"proxy.py: {error}", file=sys.stderr)
             return 1
@@ -666,10 +887,10 @@ def main():
     loads.append(loadavg())
 
     if args.wrk_output:
-        for target in targets:
+        for target in [*targets, *(auth_pair or [])]:
             for number, run in enumerate(target.runs, 1):
                 print(f"--- {target.label}, round {number}\n{run['wrk_output']}")
-    print(report(args, targets, command, loads))
+    print(report(args, targets, command, loads, auth_pair))
     return 0
 
 

@@ -28,6 +28,7 @@ pub mod client;
 pub mod config;
 pub mod health;
 pub mod logging;
+pub mod metrics;
 pub mod proxy;
 pub mod run;
 pub mod signals;

@@ -33,6 +33,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::gate::Auth;
 use crate::config::{HealthSpec, ProviderSpec, ProxySpec, UpstreamSpec};
 use crate::health::{HealthView, ProcessView};
+use crate::metrics::Metrics;
 use crate::proxy::access::RequestIds;
 use crate::proxy::forward::{Holds, Upstream};
 use crate::proxy::pool::Pool;
@@ -81,6 +82,7 @@ impl Proxy {
             .filter_map(|u| Some((upstreams.get(&u.name)?.clone(), u.process.clone())))
             .collect();
         let health_path = health.path.clone();
+        let health_spec_metrics = health.metrics.clone();
         // The dev provider has no keys to report.
         let provider = auth
             .as_ref()
@@ -108,6 +110,8 @@ impl Proxy {
             holds: Holds::new(spec.max_waiting, spec.retry_window),
             auth,
             identity_prefix,
+            metrics: Arc::new(Metrics::new(&spec.routes)),
+            metrics_path: health_spec_metrics,
         };
         let server = Server::new(listener, Arc::new(service), spec, tls);
         Proxy { server }

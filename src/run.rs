@@ -9,6 +9,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use nix::sys::signal::Signal;
@@ -146,6 +147,8 @@ fn start_auth(spec: &AuthSpec, proxy: &ProxySpec) -> Arc<Auth> {
         spec: spec.clone(),
         sessions,
         provider,
+        signed_in: AtomicU64::new(0),
+        sign_in_failed: AtomicU64::new(0),
     })
 }
 

@@ -664,3 +664,107 @@ proxy:
     sup.signal(Signal::SIGTERM);
     sup.wait_exit();
 }
+
+/// `/metrics` counts requests by route and status, upstream errors and
+/// process restarts, and moves as they happen; `health.metrics: false`
+/// turns it off.
+#[test]
+fn metrics_move_with_requests_and_restarts() {
+    let dead = common::free_port();
+    let routes = format!("{SEED_ROUTES}    - path: /dead*\n      upstream: dead\n");
+    let upstreams = format!("    dead: {{ url: \"http://127.0.0.1:{dead}\" }}\n");
+    let (config, _) = flask_with("", &upstreams, &routes);
+    let (mut sup, port) = start(&config);
+    let metric = |text: &str, line: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+
+    for _ in 0..3 {
+        assert_eq!(get(port, "/test").expect("GET").status, 200);
+    }
+    assert_eq!(get(port, "/dead").expect("GET").status, 502);
+    let text = get(port, "/metrics").expect("GET").text();
+    assert_eq!(
+        metric(
+            &text,
+            "supervise_requests_total{route=\"/test*\",status=\"200\"}"
+        ),
+        3,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "supervise_requests_total{route=\"/dead*\",status=\"502\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "supervise_upstream_errors_total{upstream=\"dead\",kind=\"connect\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "supervise_process_restarts_total{process=\"backend\"}"
+        ),
+        0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "supervise_request_duration_seconds_count{route=\"/test*\"}"
+        ),
+        3
+    );
+
+    let pid = sup
+        .seen
+        .iter()
+        .rev()
+        .find(|e| e["message"] == "spawned")
+        .map(|e| e["pid"].clone());
+    let pid = pid.and_then(|p| p.as_i64()).expect("backend pid") as i32;
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill backend");
+    sup.wait_event("backend", "spawned");
+    sup.wait_event("backend", "ready");
+    assert_eq!(get(port, "/test").expect("GET").status, 200);
+    let text = get(port, "/metrics").expect("GET").text();
+    assert_eq!(
+        metric(
+            &text,
+            "supervise_process_restarts_total{process=\"backend\"}"
+        ),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "supervise_requests_total{route=\"/test*\",status=\"200\"}"
+        ),
+        4
+    );
+    assert_eq!(
+        metric(&text, "supervise_process_ready{process=\"backend\"}"),
+        1
+    );
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+
+    let (config, _) = flask("", SEED_ROUTES);
+    let config = format!("{config}health:\n  metrics: false\n");
+    let (mut sup, port) = start(&config);
+    let reply = get(port, "/metrics").expect("GET");
+    assert!(
+        !reply.text().contains("supervise_requests_total"),
+        "metrics still served"
+    );
+    sup.signal(Signal::SIGTERM);
+    sup.wait_exit();
+}

@@ -35,6 +35,7 @@ impl Auth {
             return plain(StatusCode::BAD_REQUEST, "a user name is required\n".into());
         };
         tracing::info!(user = %identity.subject, "signed in with the dev provider");
+        self.count_sign_in(true);
         let back = safe_return_path(form.get("rd").map_or(&back, String::as_str));
         self.signed_in(&identity, &back, None)
     }

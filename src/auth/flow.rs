@@ -57,10 +57,24 @@ impl Auth {
             "/auth/logout" => self.logout(),
             "/auth/dev" if start == "/auth/dev" => self.dev_sign_in(request).await,
             _ if path == start => self.start(&request),
-            _ if path.strip_prefix(start) == Some("/callback") => self.callback(&request).await,
+            _ if path.strip_prefix(start) == Some("/callback") => {
+                let response = self.callback(&request).await;
+                self.count_sign_in(response.status() == StatusCode::FOUND);
+                response
+            }
             _ => return None,
         };
         Some(response)
+    }
+
+    /// Counts a finished sign-in for metrics.
+    pub fn count_sign_in(&self, succeeded: bool) {
+        let counter = if succeeded {
+            &self.signed_in
+        } else {
+            &self.sign_in_failed
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn whoami(&self, headers: &HeaderMap) -> Response<ProxyBody> {

@@ -7,6 +7,7 @@
 //! for a browser, 401 with `WWW-Authenticate` for anything else, 403 for a
 //! signed-in user the route's rule does not let through.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,6 +20,7 @@ use crate::auth::redirect;
 use crate::auth::rules::{self, Verdict};
 use crate::auth::session::Sessions;
 use crate::config::{AllowRule, AuthMode, AuthSpec, ProviderSpec};
+use crate::metrics::SignIns;
 use crate::proxy::body::ProxyBody;
 use crate::proxy::error::plain;
 
@@ -30,6 +32,9 @@ pub struct Auth {
     /// The discovered provider; `None` until discovery succeeds, and
     /// always for `dev`.
     pub provider: watch::Receiver<Option<Arc<Provider>>>,
+    /// Sign-ins completed and failed, for metrics.
+    pub signed_in: AtomicU64,
+    pub sign_in_failed: AtomicU64,
 }
 
 /// What the gate decided for one request.
@@ -83,6 +88,14 @@ impl Auth {
             ProviderSpec::Azure { .. } => "/auth/oauth2/azure",
             ProviderSpec::Oidc { .. } => "/auth/oauth2/oidc",
             ProviderSpec::Dev => "/auth/dev",
+        }
+    }
+
+    /// Sign-ins so far, for metrics.
+    pub fn sign_ins(&self) -> SignIns {
+        SignIns {
+            succeeded: self.signed_in.load(Ordering::Relaxed),
+            failed: self.sign_in_failed.load(Ordering::Relaxed),
         }
     }
 

@@ -61,6 +61,8 @@ impl Config {
             " (not served: the file has no proxy to listen with)"
         };
         lines.push(format!("  path:     {}{served}", self.health.path));
+        let metrics = self.health.metrics.as_deref().unwrap_or("off");
+        lines.push(format!("  metrics:  {metrics}"));
         lines.push(String::new());
         lines.join("\n")
     }

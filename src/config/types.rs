@@ -283,6 +283,9 @@ pub struct HealthSpec {
     /// Answered by supervise itself on the proxy's listener, before any
     /// route and never behind sign-in. Default `/healthz`.
     pub path: String,
+    /// Where the Prometheus metrics are answered, on the same terms as
+    /// health; `health.metrics: false` turns them off. Default `/metrics`.
+    pub metrics: Option<String>,
 }
 
 /// One entry under `processes:`.
@@ -444,6 +447,7 @@ impl Default for HealthSpec {
     fn default() -> Self {
         HealthSpec {
             path: "/healthz".to_string(),
+            metrics: Some("/metrics".to_string()),
         }
     }
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use http::{HeaderValue, Method, StatusCode};
 use tokio::time::Instant;
 
+use crate::metrics::Metrics;
+
 /// The longest request id accepted from a client.
 const MAX_REQUEST_ID: usize = 128;
 
@@ -31,11 +33,19 @@ pub struct AccessRecord {
     /// Response body bytes sent so far.
     pub bytes: u64,
     pub started: Instant,
+    /// The route that took the request (file-order index), for metrics.
+    pub route: Option<usize>,
+    /// Where the request is counted when it is done.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Drop for AccessRecord {
     fn drop(&mut self) {
-        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = self.started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            metrics.observe(self.route, self.status.as_u16(), elapsed);
+        }
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
         tracing::info!(
             target: "supervise::access",
             method = %self.method,

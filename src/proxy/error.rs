@@ -53,6 +53,19 @@ impl ProxyError {
         }
     }
 
+    /// The upstream and the kind of its failure, for metrics; `None` for
+    /// failures that are not an upstream's.
+    pub fn upstream_kind(&self) -> Option<(&str, &'static str)> {
+        match self {
+            ProxyError::Connect { upstream, .. } => Some((upstream, "connect")),
+            ProxyError::Timeout { upstream, .. } => Some((upstream, "timeout")),
+            ProxyError::Upstream { upstream, .. } => Some((upstream, "exchange")),
+            ProxyError::Unavailable { upstream, .. } => Some((upstream, "unavailable")),
+            ProxyError::Busy { upstream } => Some((upstream, "busy")),
+            ProxyError::BadPath(_) | ProxyError::NoRoute | ProxyError::Draining => None,
+        }
+    }
+
     /// Logs what the client will not be told: upstream trouble at warn,
     /// the client's own mistakes at debug.
     fn log(&self) {

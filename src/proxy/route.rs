@@ -49,6 +49,13 @@ impl Router {
         self.find(normalized_path).map(|(index, _)| *index)
     }
 
+    /// The route for `normalized_path` with its index in file order: what
+    /// the proxy needs to act on it and to count it.
+    pub fn lookup(&self, normalized_path: &str) -> Option<(usize, &RouteSpec)> {
+        self.find(normalized_path)
+            .map(|(index, route)| (*index, route))
+    }
+
     fn find(&self, normalized_path: &str) -> Option<&(usize, RouteSpec)> {
         self.sorted
             .iter()

@@ -15,9 +15,10 @@ use crate::auth::gate::{Access, Auth};
 use crate::auth::identity::{self, Identity};
 use crate::config::{IpNet, RouteAction, RouteSpec};
 use crate::health::HealthView;
+use crate::metrics::Metrics;
 use crate::proxy::access::{AccessRecord, RequestIds};
 use crate::proxy::body::ProxyBody;
-use crate::proxy::error::ProxyError;
+use crate::proxy::error::{answer, ProxyError};
 use crate::proxy::forward::{Holds, Upstream};
 use crate::proxy::headers::{self, Origin, X_REQUEST_ID};
 use crate::proxy::path::{check_forwardable, normalize};
@@ -40,6 +41,9 @@ pub struct Service {
     /// Identity headers start with this; client-sent ones are removed
     /// on every route, with or without sign-in.
     pub identity_prefix: String,
+    pub metrics: Arc<Metrics>,
+    /// Where the metrics are answered; `None` when turned off.
+    pub metrics_path: Option<String>,
 }
 
 impl Service {
@@ -60,10 +64,17 @@ impl Service {
             user: None,
             bytes: 0,
             started: Instant::now(),
+            route: None,
+            metrics: Some(self.metrics.clone()),
         };
         let response = match self.dispatch(peer, request, &mut record).await {
             Ok(response) => response,
-            Err(error) => error.into_response(),
+            Err(error) => {
+                if let Some((upstream, kind)) = error.upstream_kind() {
+                    self.metrics.upstream_error(upstream, kind);
+                }
+                error.into_response()
+            }
         };
         record.status = response.status();
         Ok(response.map(|body| body.with_record(record)))
@@ -81,13 +92,17 @@ impl Service {
         if path == self.health_path {
             return Ok(self.health.response());
         }
+        if self.metrics_path.as_deref() == Some(path.as_str()) {
+            return Ok(self.metrics_response());
+        }
         if let (Some(auth), true) = (&self.auth, path.starts_with("/auth/")) {
             return auth
                 .endpoint(&path, request)
                 .await
                 .ok_or(ProxyError::NoRoute);
         }
-        let route = self.router.route(&path).ok_or(ProxyError::NoRoute)?;
+        let (index, route) = self.router.lookup(&path).ok_or(ProxyError::NoRoute)?;
+        record.route = Some(index);
         tracing::debug!(%path, route = route.line, "routed");
 
         let identity = match &self.auth {
@@ -179,6 +194,16 @@ impl Service {
 }
 
 impl Service {
+    fn metrics_response(&self) -> Response<ProxyBody> {
+        let sign_ins = self.auth.as_ref().map(|auth| auth.sign_ins());
+        let text = self.metrics.render(&self.health.processes, sign_ins);
+        answer(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            text,
+        )
+    }
+
     /// Removes whatever a client sent in the identity headers' family, and
     /// supervise's own cookies, then says who the user is, if anyone.
     fn set_identity(&self, headers: &mut HeaderMap, identity: Option<&Identity>) {
