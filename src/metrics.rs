@@ -63,6 +63,17 @@ impl Metrics {
         }
     }
 
+    /// Whether these counters are for exactly `routes`, so they can carry
+    /// over a reload.
+    pub fn counts_routes(&self, routes: &[RouteSpec]) -> bool {
+        let labels = self.routes.iter().map(|r| r.label.as_str());
+        let wanted = routes
+            .iter()
+            .map(|r| r.path.to_string())
+            .chain([NO_ROUTE.to_owned()]);
+        labels.eq(wanted)
+    }
+
     /// Counts one answered request on route `route` (file-order index).
     pub fn observe(&self, route: Option<usize>, status: u16, elapsed: Duration) {
         let index = route

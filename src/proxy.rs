@@ -55,71 +55,117 @@ pub async fn bind(spec: &ProxySpec) -> io::Result<TcpListener> {
     Ok(listener)
 }
 
-/// Everything needed to serve: the bound listener and the shared state.
+/// What the proxy's per-request state is built from; all of it may change
+/// when the configuration is reloaded.
+pub struct Settings<'a> {
+    pub spec: &'a ProxySpec,
+    pub health: &'a HealthSpec,
+    pub processes: Vec<ProcessView>,
+    pub auth: Option<Arc<Auth>>,
+}
+
+/// The bound listener and what its connections serve.
 pub struct Proxy {
     server: Server,
+}
+
+/// Swaps what the proxy serves while it runs (SIGHUP reload).
+pub struct ProxyControl {
+    services: watch::Sender<Arc<Service>>,
+    draining: watch::Receiver<bool>,
 }
 
 impl Proxy {
     /// Wires routes, upstreams and health to the processes' states.
     pub fn new(
         listener: TcpListener,
-        spec: &ProxySpec,
-        health: &HealthSpec,
-        processes: Vec<ProcessView>,
+        settings: Settings<'_>,
         draining: watch::Receiver<bool>,
         tls: Option<TlsAcceptor>,
-        auth: Option<Arc<Auth>>,
-    ) -> Proxy {
-        let upstreams: HashMap<String, Arc<Upstream>> = spec
-            .upstreams
-            .iter()
-            .map(|u| (u.name.clone(), Arc::new(upstream(u, spec, &processes))))
-            .collect();
-        let health_upstreams = spec
-            .upstreams
-            .iter()
-            .filter_map(|u| Some((upstreams.get(&u.name)?.clone(), u.process.clone())))
-            .collect();
-        let health_path = health.path.clone();
-        let health_spec_metrics = health.metrics.clone();
-        // The dev provider has no keys to report.
-        let provider = auth
-            .as_ref()
-            .filter(|auth| auth.spec.provider != ProviderSpec::Dev)
-            .map(|auth| auth.provider.clone());
-        let health = HealthView {
-            processes,
-            upstreams: health_upstreams,
-            draining,
-            provider,
-        };
-        let identity_prefix = auth.as_ref().map_or_else(
-            || DEFAULT_IDENTITY_PREFIX.to_owned(),
-            |auth| auth.spec.header_prefix.clone(),
-        );
-
-        let service = Service {
-            router: Router::new(spec.routes.clone()),
-            upstreams,
-            health_path,
-            health,
-            trusted: spec.trusted_proxies.clone(),
-            tls: spec.tls.is_some(),
-            ids: RequestIds::new(),
-            holds: Holds::new(spec.max_waiting, spec.retry_window),
-            auth,
-            identity_prefix,
-            metrics: Arc::new(Metrics::new(&spec.routes)),
-            metrics_path: health_spec_metrics,
-        };
-        let server = Server::new(listener, Arc::new(service), spec, tls);
-        Proxy { server }
+    ) -> (Proxy, ProxyControl) {
+        let spec = settings.spec;
+        let service = Arc::new(build(settings, draining.clone(), None));
+        let (services, receiver) = watch::channel(service);
+        let server = Server::new(listener, receiver, spec, tls);
+        (Proxy { server }, ProxyControl { services, draining })
     }
 
     /// Serves until `draining` turns true, then drains (see [`server`]).
     pub async fn run(self, draining: watch::Receiver<bool>) {
         self.server.run(draining).await
+    }
+}
+
+impl ProxyControl {
+    /// Serves `settings` from now on. Requests already in flight finish
+    /// with what they started with; connections stay open.
+    pub fn replace(&self, settings: Settings<'_>) {
+        let current = self.services.borrow().clone();
+        let service = build(settings, self.draining.clone(), Some(&current));
+        self.services.send_replace(Arc::new(service));
+    }
+
+    /// The sign-in state now in use, to keep it when `auth:` is unchanged.
+    pub fn auth(&self) -> Option<Arc<Auth>> {
+        self.services.borrow().auth.clone()
+    }
+}
+
+/// The per-request state for `settings`. Counters of `previous` carry
+/// over when the routes are the same.
+fn build(
+    settings: Settings<'_>,
+    draining: watch::Receiver<bool>,
+    previous: Option<&Service>,
+) -> Service {
+    let Settings {
+        spec,
+        health,
+        processes,
+        auth,
+    } = settings;
+    let upstreams: HashMap<String, Arc<Upstream>> = spec
+        .upstreams
+        .iter()
+        .map(|u| (u.name.clone(), Arc::new(upstream(u, spec, &processes))))
+        .collect();
+    let health_upstreams = spec
+        .upstreams
+        .iter()
+        .filter_map(|u| Some((upstreams.get(&u.name)?.clone(), u.process.clone())))
+        .collect();
+    // The dev provider has no keys to report.
+    let provider = auth
+        .as_ref()
+        .filter(|auth| auth.spec.provider != ProviderSpec::Dev)
+        .map(|auth| auth.provider.clone());
+    let identity_prefix = auth.as_ref().map_or_else(
+        || DEFAULT_IDENTITY_PREFIX.to_owned(),
+        |auth| auth.spec.header_prefix.clone(),
+    );
+    let metrics = previous
+        .map(|p| p.metrics.clone())
+        .filter(|m| m.counts_routes(&spec.routes))
+        .unwrap_or_else(|| Arc::new(Metrics::new(&spec.routes)));
+
+    Service {
+        router: Router::new(spec.routes.clone()),
+        upstreams,
+        health_path: health.path.clone(),
+        health: HealthView {
+            processes,
+            upstreams: health_upstreams,
+            draining,
+            provider,
+        },
+        trusted: spec.trusted_proxies.clone(),
+        tls: spec.tls.is_some(),
+        ids: RequestIds::new(),
+        holds: Holds::new(spec.max_waiting, spec.retry_window),
+        auth,
+        identity_prefix,
+        metrics,
+        metrics_path: health.metrics.clone(),
     }
 }
 

@@ -22,10 +22,11 @@ use tokio::task::JoinHandle;
 use crate::auth::gate::Auth;
 use crate::auth::provider::discover_with_retry;
 use crate::auth::session::Sessions;
-use crate::config::{AuthSpec, Config, ProviderSpec, ProxySpec};
+use crate::cli::chain;
+use crate::config::{self, AuthSpec, Config, LoadError, ProviderSpec, ProxySpec};
 use crate::health::ProcessView;
 use crate::proxy::tls::{self, TlsError};
-use crate::proxy::{self, Proxy};
+use crate::proxy::{self, Proxy, ProxyControl, Settings};
 use crate::signals::{Request, Signals};
 use crate::supervision::output::ChildOutput;
 use crate::supervision::process::{Control, Finished};
@@ -94,34 +95,150 @@ pub async fn up(config: Config, output: ChildOutput) -> Result<i32, RunError> {
 
     tracing::info!(config = %config.path.display(), processes = config.processes.len(),
         "starting");
-    let mut supervisor = Supervisor::start(&config.processes, &reaper, output);
+    let supervisor = Supervisor::start(&config.processes, &reaper, output);
     let (draining, drain_rx) = watch::channel(false);
+    let mut control = None;
     let proxy = listener.zip(config.proxy.as_ref()).map(|(listener, spec)| {
-        let views = process_views(&supervisor);
         let auth = config.auth.as_ref().map(|auth| start_auth(auth, spec));
-        let proxy = Proxy::new(
-            listener,
+        let settings = Settings {
             spec,
-            &config.health,
-            views,
-            drain_rx.clone(),
-            tls,
+            health: &config.health,
+            processes: process_views(&supervisor),
             auth,
-        );
+        };
+        let (proxy, proxy_control) = Proxy::new(listener, settings, drain_rx.clone(), tls);
+        control = Some(proxy_control);
         tokio::spawn(proxy.run(drain_rx))
     });
 
-    let reason = wait_for_shutdown(&mut supervisor, &mut signals).await;
+    let mut running = Running {
+        config,
+        supervisor,
+        control,
+    };
+    let reason = running.wait_for_shutdown(&mut signals).await;
     tracing::info!(reason = %describe(&reason), "shutting down");
 
     draining.send_replace(true);
     if let Some(proxy) = proxy {
         drain(proxy, &mut signals).await;
     }
-    stop(&supervisor, &mut signals).await;
+    stop(&running.supervisor, &mut signals).await;
     let code = exit_code(&reason);
     tracing::info!(code, "stopped");
     Ok(code)
+}
+
+/// What `up` runs, and what a reload changes.
+struct Running {
+    config: Config,
+    supervisor: Supervisor,
+    /// `None` when the file has no proxy.
+    control: Option<ProxyControl>,
+}
+
+impl Running {
+    /// Passes signals on and reloads on SIGHUP, until a signal asks for a
+    /// shutdown or a required process finishes.
+    async fn wait_for_shutdown(&mut self, signals: &mut Signals) -> Reason {
+        loop {
+            tokio::select! {
+                request = signals.recv() => match request {
+                    Request::Shutdown(signal) => return Reason::Signal(signal),
+                    Request::Forward(signal) => forward(&self.supervisor, signal),
+                    Request::Reload => self.reload().await,
+                },
+                finished = self.supervisor.next_finished() => {
+                    if finished.required {
+                        return Reason::Finished(finished);
+                    }
+                    tracing::warn!(process = %finished.process, state = %finished.state,
+                        "a process that is not required will not run again; carrying on");
+                }
+            }
+        }
+    }
+
+    /// Reads the file again and applies it: changed processes restart,
+    /// the proxy's routes, upstreams and sign-in are swapped without
+    /// closing connections. An invalid file changes nothing.
+    async fn reload(&mut self) {
+        let path = self.config.path.clone();
+        tracing::info!(config = %path.display(), "reloading the configuration");
+        let new = match config::load(&path) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    tracing::warn!(%warning, "configuration");
+                }
+                loaded.config
+            }
+            Err(error) => return refuse_reload(&error),
+        };
+        if let Some(setting) = needs_restart(&self.config, &new) {
+            tracing::error!(setting,
+                "reload refused: this setting is read only at start; restart supervise to change it");
+            return;
+        }
+
+        self.supervisor.apply(&new.processes).await;
+        if let (Some(control), Some(spec)) = (&self.control, &new.proxy) {
+            let auth = match (&new.auth, control.auth()) {
+                (Some(wanted), Some(current)) if *wanted == current.spec => Some(current),
+                (Some(wanted), _) => Some(start_auth(wanted, spec)),
+                (None, _) => None,
+            };
+            let processes = process_views(&self.supervisor);
+            control.replace(Settings {
+                spec,
+                health: &new.health,
+                processes,
+                auth,
+            });
+        }
+        self.config = new;
+        tracing::info!("configuration reloaded");
+    }
+}
+
+/// Logs why a reloaded file was refused, every error of it.
+fn refuse_reload(error: &LoadError) {
+    match error {
+        LoadError::Invalid { errors } => {
+            for diagnostic in errors {
+                tracing::error!(error = %diagnostic, "configuration");
+            }
+        }
+        LoadError::Read { .. } => tracing::error!(error = chain(error), "configuration"),
+    }
+    tracing::error!("reload refused; the running configuration stays");
+}
+
+/// The first setting that differs between `old` and `new` but is used only
+/// at start: the listener and what its connections are built with.
+fn needs_restart(old: &Config, new: &Config) -> Option<&'static str> {
+    let (old, new) = match (&old.proxy, &new.proxy) {
+        (None, None) => return None,
+        (Some(old), Some(new)) => (old, new),
+        _ => return Some("proxy"),
+    };
+    let fixed = [
+        ("proxy.listen", old.listen == new.listen),
+        ("proxy.tls", old.tls == new.tls),
+        ("proxy.workers", old.workers == new.workers),
+        (
+            "proxy.max_header_bytes",
+            old.max_header_bytes == new.max_header_bytes,
+        ),
+        (
+            "proxy.timeouts.client_header",
+            old.timeouts.client_header == new.timeouts.client_header,
+        ),
+        (
+            "proxy.drain_timeout",
+            old.drain_timeout == new.drain_timeout,
+        ),
+    ];
+    fixed.iter().find(|(_, same)| !same).map(|(name, _)| *name)
 }
 
 async fn bind(spec: &ProxySpec) -> Result<TcpListener, RunError> {
@@ -174,27 +291,8 @@ async fn drain(proxy: JoinHandle<()>, signals: &mut Signals) {
                     return;
                 }
                 Request::Forward(_) => {}
+                Request::Reload => tracing::warn!("SIGHUP while shutting down; not reloading"),
             },
-        }
-    }
-}
-
-/// Passes signals on until one asks for a shutdown or a required process
-/// finishes.
-async fn wait_for_shutdown(supervisor: &mut Supervisor, signals: &mut Signals) -> Reason {
-    loop {
-        tokio::select! {
-            request = signals.recv() => match request {
-                Request::Shutdown(signal) => return Reason::Signal(signal),
-                Request::Forward(signal) => forward(supervisor, signal),
-            },
-            finished = supervisor.next_finished() => {
-                if finished.required {
-                    return Reason::Finished(finished);
-                }
-                tracing::warn!(process = %finished.process, state = %finished.state,
-                    "a process that is not required will not run again; carrying on");
-            }
         }
     }
 }
@@ -212,6 +310,7 @@ async fn stop(supervisor: &Supervisor, signals: &mut Signals) {
                     supervisor.send_all(Control::Kill);
                 }
                 Request::Forward(signal) => forward(supervisor, signal),
+                Request::Reload => tracing::warn!("SIGHUP while shutting down; not reloading"),
             },
         }
     }

@@ -2,9 +2,9 @@
 //!
 //! The kernel drops any signal sent to PID 1 that has no handler, so every
 //! signal here gets one in [`Signals::install`], which must run before the
-//! first child is spawned. SIGTERM and SIGINT ask for a shutdown; SIGHUP,
-//! SIGUSR1 and SIGUSR2 are passed on to every process group, as tini does.
-//! SIGCHLD belongs to the reaper.
+//! first child is spawned. SIGTERM and SIGINT ask for a shutdown; SIGHUP
+//! reloads the configuration; SIGUSR1 and SIGUSR2 are passed on to every
+//! process group, as tini does. SIGCHLD belongs to the reaper.
 
 use std::io;
 
@@ -18,6 +18,8 @@ pub enum Request {
     Shutdown(Signal),
     /// Pass this signal on to the processes.
     Forward(Signal),
+    /// Read the configuration file again and apply it.
+    Reload,
 }
 
 /// Handlers for every signal supervise acts on.
@@ -48,7 +50,7 @@ impl Signals {
         tokio::select! {
             Some(()) = self.terminate.recv() => Request::Shutdown(Signal::SIGTERM),
             Some(()) = self.interrupt.recv() => Request::Shutdown(Signal::SIGINT),
-            Some(()) = self.hangup.recv() => Request::Forward(Signal::SIGHUP),
+            Some(()) = self.hangup.recv() => Request::Reload,
             Some(()) = self.user1.recv() => Request::Forward(Signal::SIGUSR1),
             Some(()) = self.user2.recv() => Request::Forward(Signal::SIGUSR2),
         }

@@ -27,6 +27,10 @@ use crate::supervision::reaper::Reaper;
 pub struct Supervisor {
     processes: Vec<ProcessHandle>,
     finished: mpsc::UnboundedReceiver<Finished>,
+    /// Kept to start processes a reloaded configuration adds.
+    finished_tx: mpsc::UnboundedSender<Finished>,
+    reaper: Reaper,
+    output: ChildOutput,
 }
 
 impl Supervisor {
@@ -34,16 +38,46 @@ impl Supervisor {
     /// waits for another to be ready.
     pub fn start(specs: &[ProcessSpec], reaper: &Reaper, output: ChildOutput) -> Supervisor {
         let (finished_tx, finished) = mpsc::unbounded_channel();
-        let processes = specs
-            .iter()
-            .map(|spec| {
-                ProcessHandle::start(spec.clone(), reaper.clone(), output, finished_tx.clone())
-            })
-            .collect();
-        Supervisor {
-            processes,
+        let mut supervisor = Supervisor {
+            processes: Vec::new(),
             finished,
+            finished_tx,
+            reaper: reaper.clone(),
+            output,
+        };
+        supervisor.processes = specs.iter().map(|spec| supervisor.launch(spec)).collect();
+        supervisor
+    }
+
+    fn launch(&self, spec: &ProcessSpec) -> ProcessHandle {
+        let finished = self.finished_tx.clone();
+        ProcessHandle::start(spec.clone(), self.reaper.clone(), self.output, finished)
+    }
+
+    /// Makes the running processes match `specs` (a reloaded
+    /// configuration): a process whose definition changed is stopped and
+    /// started anew, one no longer listed is stopped, a new one started;
+    /// the others are left running untouched. The order becomes `specs`'.
+    pub async fn apply(&mut self, specs: &[ProcessSpec]) {
+        let mut old = std::mem::take(&mut self.processes);
+        let mut next = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let kept = old
+                .iter()
+                .position(|p| p.spec() == spec)
+                .map(|i| old.remove(i));
+            next.push(kept);
         }
+        // Whatever is left was removed or changed: stop it, newest first.
+        for process in old.iter().rev() {
+            tracing::info!(process = %process.name(), "stopping for the new configuration");
+            process.stop().await;
+        }
+        self.processes = specs
+            .iter()
+            .zip(next)
+            .map(|(spec, kept)| kept.unwrap_or_else(|| self.launch(spec)))
+            .collect();
     }
 
     pub fn processes(&self) -> &[ProcessHandle] {

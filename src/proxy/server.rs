@@ -32,7 +32,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// A bound listener and what its connections serve.
 pub struct Server {
     listener: TcpListener,
-    service: Arc<Service>,
+    /// What requests are served with; replaced on reload.
+    services: watch::Receiver<Arc<Service>>,
     /// For connections accepted while running.
     builder: Arc<auto::Builder<TokioExecutor>>,
     /// For connections accepted while draining: no keep-alive.
@@ -53,7 +54,7 @@ struct Tls {
 impl Server {
     pub fn new(
         listener: TcpListener,
-        service: Arc<Service>,
+        services: watch::Receiver<Arc<Service>>,
         spec: &ProxySpec,
         tls: Option<TlsAcceptor>,
     ) -> Server {
@@ -62,7 +63,7 @@ impl Server {
         let handshake_timeout = spec.timeouts.client_header;
         Server {
             listener,
-            service,
+            services,
             builder: Arc::new(builder(spec, true)),
             closing: Arc::new(builder(spec, false)),
             drain_timeout: spec.drain_timeout,
@@ -122,7 +123,7 @@ impl Server {
             }
         };
         let connection = Connection {
-            service: self.service.clone(),
+            services: self.services.clone(),
             builder: builder.clone(),
             guard: self.connections.enter(),
             peer,
@@ -153,7 +154,7 @@ fn builder(spec: &ProxySpec, keep_alive: bool) -> auto::Builder<TokioExecutor> {
 
 /// One accepted connection.
 struct Connection {
-    service: Arc<Service>,
+    services: watch::Receiver<Arc<Service>>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     guard: ConnectionGuard,
     peer: SocketAddr,
@@ -172,8 +173,10 @@ impl Connection {
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
-        let (service, peer) = (self.service, self.peer);
-        let handler = service_fn(move |request| service.clone().handle(peer, request));
+        let (services, peer) = (self.services, self.peer);
+        // Each request takes the service current when it arrives, so a
+        // reload applies to keep-alive connections from their next request.
+        let handler = service_fn(move |request| services.borrow().clone().handle(peer, request));
         let mut connection = pin!(self.builder.serve_connection_with_upgrades(io, handler));
 
         // Already draining: this connection was built without keep-alive;

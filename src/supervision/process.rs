@@ -56,8 +56,7 @@ pub struct Finished {
 /// The rest of supervise's grip on one process task.
 #[derive(Debug)]
 pub struct ProcessHandle {
-    name: String,
-    required: bool,
+    spec: Arc<ProcessSpec>,
     status: watch::Receiver<ProcessStatus>,
     control: mpsc::UnboundedSender<Control>,
 }
@@ -72,11 +71,10 @@ impl ProcessHandle {
     ) -> ProcessHandle {
         let (status_tx, status) = watch::channel(ProcessStatus::new());
         let (control, control_rx) = mpsc::unbounded_channel();
-        let name = spec.name.clone();
-        let required = spec.required;
+        let spec = Arc::new(spec);
         let task = ProcessTask {
             tracker: RestartTracker::new(&spec),
-            spec: Arc::new(spec),
+            spec: spec.clone(),
             reaper,
             output,
             status: status_tx,
@@ -86,20 +84,24 @@ impl ProcessHandle {
         };
         tokio::spawn(task.run());
         ProcessHandle {
-            name,
-            required,
+            spec,
             status,
             control,
         }
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.spec.name
     }
 
     /// Whether giving up on it ends `supervise up`.
     pub fn required(&self) -> bool {
-        self.required
+        self.spec.required
+    }
+
+    /// What it runs, as the configuration said when it was started.
+    pub fn spec(&self) -> &ProcessSpec {
+        &self.spec
     }
 
     /// A receiver of every status change.

@@ -26,7 +26,7 @@ use tokio::sync::{oneshot, watch};
 use crate::supervision::state::ExitStatus;
 
 /// A handle to the reaper task; cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Reaper {
     registry: Arc<Mutex<HashMap<i32, oneshot::Sender<ExitStatus>>>>,
     reaped: watch::Receiver<u64>,
