@@ -36,8 +36,6 @@ pub enum ProxyError {
     Unavailable { upstream: String, waited: Duration },
     /// Too many requests are already waiting for upstreams.
     Busy { upstream: String },
-    /// supervise is shutting down and no longer forwards this request.
-    Draining,
 }
 
 impl ProxyError {
@@ -47,7 +45,7 @@ impl ProxyError {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::Unavailable { .. } | ProxyError::Busy { .. } | ProxyError::Draining => {
+            ProxyError::Unavailable { .. } | ProxyError::Busy { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -62,7 +60,7 @@ impl ProxyError {
             ProxyError::Upstream { upstream, .. } => Some((upstream, "exchange")),
             ProxyError::Unavailable { upstream, .. } => Some((upstream, "unavailable")),
             ProxyError::Busy { upstream } => Some((upstream, "busy")),
-            ProxyError::BadPath(_) | ProxyError::NoRoute | ProxyError::Draining => None,
+            ProxyError::BadPath(_) | ProxyError::NoRoute => None,
         }
     }
 
@@ -70,7 +68,7 @@ impl ProxyError {
     /// the client's own mistakes at debug.
     fn log(&self) {
         match self {
-            ProxyError::BadPath(_) | ProxyError::NoRoute | ProxyError::Draining => {
+            ProxyError::BadPath(_) | ProxyError::NoRoute => {
                 tracing::debug!(error = %self, "request refused")
             }
             _ => tracing::warn!(error = %self, "request failed"),
@@ -116,7 +114,6 @@ impl fmt::Display for ProxyError {
             ProxyError::Busy { upstream } => {
                 write!(f, "upstream {upstream}: too many requests already waiting")
             }
-            ProxyError::Draining => f.write_str("shutting down"),
         }
     }
 }

@@ -82,7 +82,9 @@ impl Server {
             loop {
                 tokio::select! {
                     () = &mut drain => break,
-                    accepted = self.listener.accept() => self.spawn(accepted, &self.builder, &draining).await,
+                    accepted = self.listener.accept() => {
+                        self.spawn(accepted, &self.builder, &draining).await
+                    }
                 }
             }
         }
@@ -102,7 +104,9 @@ impl Server {
                         "drain timeout passed; closing the listener anyway");
                     break;
                 }
-                accepted = self.listener.accept() => self.spawn(accepted, &self.closing, draining).await,
+                accepted = self.listener.accept() => {
+                    self.spawn(accepted, &self.closing, draining).await
+                }
             }
         }
         tracing::info!("listener closed");
