@@ -9,7 +9,10 @@
 # Base images are build arguments, so the image can be built from local
 # ones where no registry is reachable (see scripts/container-check).
 # The prebuilt path needs a builder that skips unused stages (BuildKit,
-# buildah, podman): the Rust image is then never pulled.
+# buildah, podman): the Rust image is then never pulled. Buildah 1.28
+# (podman 4.3, Debian bookworm) ignores the default of an ARG used in FROM
+# when it picks the stages to build, skips `builder` and fails with
+# "builder: image not known": there, pass SUPERVISE_BINARY=builder.
 
 ARG RUST_IMAGE=rust:1-slim-bookworm
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -22,7 +25,11 @@ FROM ${RUST_IMAGE} AS builder
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-RUN cargo build --release --locked \
+# Cache mounts keep the crates and target/ between builds (BuildKit,
+# buildah); the binary is copied out of target/ in the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked \
  && install -D -m 0755 target/release/supervise /out/supervise
 
 FROM scratch AS prebuilt
@@ -45,7 +52,7 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-compile -r /app/examples/flask/requirements.txt
 
 # The service runs as this user, never as root.
-RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home \
+RUN useradd --uid 10001 --user-group --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin supervise
 
 COPY examples/flask/app.py /app/examples/flask/app.py
@@ -61,6 +68,12 @@ COPY --from=binary /out/supervise /usr/local/bin/supervise
 # set PORT=8080 (see the README's "Container" section).
 RUN python3 -c 'import os, struct; os.setxattr("/usr/local/bin/supervise", "security.capability", struct.pack("<5I", 0x02000001, 1 << 10, 0, 0, 0))' \
  && supervise --version
+
+# For a read-only root file system (as in examples/ecs), /tmp is a volume;
+# declared here, it takes this directory's mode (1777) on Fargate too, so
+# the non-root user can write temporary files there.
+RUN chmod 1777 /tmp
+VOLUME ["/tmp"]
 
 WORKDIR /app
 USER supervise:supervise
