@@ -322,7 +322,7 @@ def wrk_argv(args, port, duration, headers=None):
 
 def shown_argv(argv):
     """The wrk command line for progress lines, the session cut short."""
-    return shlex.join(argv).replace(f"{SESSION_COOKIE}=v1.", f"{SESSION_COOKIE}=v1.…", 1)
+    return re.sub(rf"{SESSION_COOKIE}=[^' ]+", f"{SESSION_COOKIE}=…", shlex.join(argv))
 
 
 def run_wrk(args, procs, port, duration, headers=None):
@@ -702,9 +702,17 @@ def auth_report(args, public, signed):
                     if args.rounds > 1 else ""))
     lines.append(f"- p50: {p50_ratio:.3f}x; p99 {fmt_ms(signed.median('p99'))} against"
                  f" {fmt_ms(public.median('p99'))}")
-    lines.append(f"- goal, signed-in requests within {1 - GOAL_SIGNED_IN_SHARE:.0%} of"
-                 f" public ones (req/s at least {GOAL_SIGNED_IN_SHARE:.2f} of public):"
-                 f" {share:.3f}: {'met' if share >= GOAL_SIGNED_IN_SHARE else 'MISSED'}")
+    lines.append("")
+    lines.append(f"Goal (PRODUCT.md), signed-in requests within {1 - GOAL_SIGNED_IN_SHARE:.0%}"
+                 " of public ones:")
+    lines.append("")
+    lines.append(f"- req/s at least {GOAL_SIGNED_IN_SHARE:.2f} of public's: {share:.3f}:"
+                 f" {'met' if share >= GOAL_SIGNED_IN_SHARE else 'MISSED'}")
+    # The same bar on the proxy's own cost, which other load on the
+    # machine moves far less than req/s.
+    cpu_bar = 1 / GOAL_SIGNED_IN_SHARE
+    lines.append(f"- proxy CPU per request at most {cpu_bar:.2f}x public's: {cpu_ratio:.3f}x:"
+                 f" {'met' if cpu_ratio <= cpu_bar else 'MISSED'}")
     lines.append("")
     return lines
 

@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::gate::Auth;
+use crate::auth::identity::IdentityHeaders;
 use crate::config::{HealthSpec, ProviderSpec, ProxySpec, UpstreamSpec};
 use crate::health::{HealthView, ProcessView};
 use crate::metrics::Metrics;
@@ -139,10 +140,10 @@ fn build(
         .as_ref()
         .filter(|auth| auth.spec.provider != ProviderSpec::Dev)
         .map(|auth| auth.provider.clone());
-    let identity_prefix = auth.as_ref().map_or_else(
-        || DEFAULT_IDENTITY_PREFIX.to_owned(),
-        |auth| auth.spec.header_prefix.clone(),
-    );
+    let prefix = auth
+        .as_ref()
+        .map_or(DEFAULT_IDENTITY_PREFIX, |auth| &auth.spec.header_prefix);
+    let identity_headers = IdentityHeaders::new(prefix);
     let metrics = previous
         .map(|p| p.metrics.clone())
         .filter(|m| m.counts_routes(&spec.routes))
@@ -163,7 +164,7 @@ fn build(
         ids: RequestIds::new(),
         holds: Holds::new(spec.max_waiting, spec.retry_window),
         auth,
-        identity_prefix,
+        identity_headers,
         metrics,
         metrics_path: health.metrics.clone(),
     }

@@ -84,24 +84,50 @@ pub fn strip_identity_headers(headers: &mut HeaderMap, prefix: &str) {
 /// comma cannot be told apart in the joined list; providers use ids and
 /// names without commas.
 pub fn set_identity_headers(headers: &mut HeaderMap, identity: &Identity, prefix: &str) {
-    let fields = [
-        ("User", Some(Cow::Borrowed(identity.subject.as_str()))),
-        ("Email", identity.email.as_deref().map(Cow::Borrowed)),
-        (
-            "Preferred-Username",
+    IdentityHeaders::new(prefix).set(headers, identity);
+}
+
+/// The identity headers of one prefix, named once rather than on every
+/// request: stripping and setting them is on the path of every request.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    prefix: String,
+    /// `User`, `Email`, `Preferred-Username`, `Roles`, `Groups` after the
+    /// prefix; `None` where the prefix makes no valid name.
+    names: [Option<HeaderName>; 5],
+}
+
+impl IdentityHeaders {
+    pub fn new(prefix: &str) -> IdentityHeaders {
+        let name =
+            |suffix: &str| HeaderName::from_bytes(format!("{prefix}{suffix}").as_bytes()).ok();
+        IdentityHeaders {
+            prefix: prefix.to_owned(),
+            names: ["User", "Email", "Preferred-Username", "Roles", "Groups"].map(name),
+        }
+    }
+
+    /// See [`strip_identity_headers`].
+    pub fn strip(&self, headers: &mut HeaderMap) {
+        strip_identity_headers(headers, &self.prefix);
+    }
+
+    /// See [`set_identity_headers`].
+    pub fn set(&self, headers: &mut HeaderMap, identity: &Identity) {
+        let values = [
+            Some(Cow::Borrowed(identity.subject.as_str())),
+            identity.email.as_deref().map(Cow::Borrowed),
             identity.name.as_deref().map(Cow::Borrowed),
-        ),
-        ("Roles", joined(&identity.roles)),
-        ("Groups", joined(&identity.groups)),
-    ];
-    for (suffix, value) in fields {
-        let Some(value) = value.filter(|value| !value.is_empty()) else {
-            continue;
-        };
-        let name = HeaderName::from_bytes(format!("{prefix}{suffix}").as_bytes());
-        let value = HeaderValue::from_bytes(value.as_bytes());
-        if let (Ok(name), Ok(value)) = (name, value) {
-            headers.insert(name, value);
+            joined(&identity.roles),
+            joined(&identity.groups),
+        ];
+        for (name, value) in self.names.iter().zip(values) {
+            let (Some(name), Some(value)) = (name, value.filter(|v| !v.is_empty())) else {
+                continue;
+            };
+            if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+                headers.insert(name.clone(), value);
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::auth::gate::{Access, Auth};
-use crate::auth::identity::{self, Identity};
+use crate::auth::identity::{Identity, IdentityHeaders};
 use crate::config::{IpNet, RouteAction, RouteSpec};
 use crate::health::HealthView;
 use crate::metrics::Metrics;
@@ -38,9 +38,9 @@ pub struct Service {
     pub holds: Holds,
     /// Sign-in, when the file has an `auth:` section.
     pub auth: Option<Arc<Auth>>,
-    /// Identity headers start with this; client-sent ones are removed
-    /// on every route, with or without sign-in.
-    pub identity_prefix: String,
+    /// The identity headers; client-sent ones are removed on every route,
+    /// with or without sign-in.
+    pub identity_headers: IdentityHeaders,
     pub metrics: Arc<Metrics>,
     /// Where the metrics are answered; `None` when turned off.
     pub metrics_path: Option<String>,
@@ -207,12 +207,12 @@ impl Service {
     /// Removes whatever a client sent in the identity headers' family, and
     /// supervise's own cookies, then says who the user is, if anyone.
     fn set_identity(&self, headers: &mut HeaderMap, identity: Option<&Identity>) {
-        identity::strip_identity_headers(headers, &self.identity_prefix);
+        self.identity_headers.strip(headers);
         if let Some(auth) = &self.auth {
             auth.sessions.strip_cookies(headers);
         }
         if let Some(identity) = identity {
-            identity::set_identity_headers(headers, identity, &self.identity_prefix);
+            self.identity_headers.set(headers, identity);
         }
     }
 }
