@@ -79,7 +79,7 @@ impl Auth {
 
     fn whoami(&self, headers: &HeaderMap) -> Response<ProxyBody> {
         match self.identify(headers) {
-            Ok(Some(identity)) => json(StatusCode::OK, &identity),
+            Ok(Some(identity)) => json(StatusCode::OK, &*identity),
             Ok(None) => unauthorized(""),
             Err(refusal) => refusal.into_response(),
         }

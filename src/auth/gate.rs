@@ -41,7 +41,7 @@ pub struct Auth {
 pub enum Access {
     /// Forward, with this identity (none on an optional route without a
     /// session).
-    Pass(Option<Identity>),
+    Pass(Option<Arc<Identity>>),
     /// Answer with this refusal instead.
     Refuse(Refusal),
 }
@@ -124,14 +124,14 @@ impl Auth {
     /// token that does not validate is refused outright (401), never
     /// treated as "not signed in": an API client must learn its token is
     /// bad, not be sent to a sign-in page.
-    pub fn identify(&self, headers: &HeaderMap) -> Result<Option<Identity>, Refusal> {
+    pub fn identify(&self, headers: &HeaderMap) -> Result<Option<Arc<Identity>>, Refusal> {
         let now = unix_now();
         let Some(token) = bearer(headers) else {
             return Ok(self.sessions.open(headers, now));
         };
         let provider = self.provider().ok_or(Refusal::ProviderUnavailable)?;
         match provider.validate_access_token(token, now) {
-            Ok(identity) => Ok(Some(identity)),
+            Ok(identity) => Ok(Some(Arc::new(identity))),
             Err(error) => {
                 tracing::info!(%error, "bearer token refused");
                 Err(Refusal::Unauthorized {
@@ -141,7 +141,7 @@ impl Auth {
         }
     }
 
-    fn judge(&self, rule: &AllowRule, identity: Identity) -> Access {
+    fn judge(&self, rule: &AllowRule, identity: Arc<Identity>) -> Access {
         match rules::check(rule, &identity) {
             Verdict::Allow => Access::Pass(Some(identity)),
             Verdict::Deny => {

@@ -33,7 +33,9 @@
 //! takes in one header; Azure's at most 200 groups seal to about 11 KB.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -73,7 +75,6 @@ const KEY_LABEL: &[u8] = b"supervise session key v1";
 
 /// Seals and opens session cookies, and signs other values, with the
 /// keys of `session.secrets`.
-#[derive(Clone)]
 pub struct Sessions {
     cookie: String,
     /// `cookie` plus `.`: what the names of the extra parts start with.
@@ -83,7 +84,16 @@ pub struct Sessions {
     /// One keyed HMAC per secret, first signs; cloned for each use, which
     /// saves hashing the key on every request.
     keys: Vec<HmacSha256>,
+    /// Sessions already verified, by their exact cookie value: a browser
+    /// sends the same value with every request, and checking it once is
+    /// enough. Only a value that verified is ever stored, and each hit is
+    /// checked for expiry again.
+    verified: Mutex<HashMap<String, Arc<Identity>>>,
 }
+
+/// How many verified sessions are remembered; when full, the memory is
+/// emptied and refills with the sessions in use.
+const VERIFIED_CACHE: usize = 4096;
 
 impl Sessions {
     /// Keys from `spec.secrets` (first signs, all verify), the cookie's
@@ -105,6 +115,7 @@ impl Sessions {
             ttl: spec.ttl.as_secs(),
             secure,
             keys,
+            verified: Mutex::default(),
         }
     }
 
@@ -154,11 +165,31 @@ impl Sessions {
     /// first one counts (browsers send the most specific first). A missing
     /// part, bad base64, a wrong purpose, an unknown key, a changed byte or
     /// a body that is not an identity all answer `None`.
-    pub fn open(&self, headers: &HeaderMap, now: u64) -> Option<Identity> {
+    pub fn open(&self, headers: &HeaderMap, now: u64) -> Option<Arc<Identity>> {
         let value = self.reassemble(headers)?;
+        let known = self.lock_verified().get(value.as_ref()).cloned();
+        if let Some(identity) = known {
+            return (!identity.is_expired(now)).then_some(identity);
+        }
+
         let payload = self.verify(SESSION_PURPOSE, &value, now)?;
         let identity: Identity = serde_json::from_slice(&payload).ok()?;
-        (!identity.is_expired(now)).then_some(identity)
+        if identity.is_expired(now) {
+            return None;
+        }
+        let identity = Arc::new(identity);
+        let mut verified = self.lock_verified();
+        if verified.len() >= VERIFIED_CACHE {
+            verified.clear();
+        }
+        verified.insert(value.into_owned(), identity.clone());
+        Some(identity)
+    }
+
+    fn lock_verified(&self) -> MutexGuard<'_, HashMap<String, Arc<Identity>>> {
+        // Every use is one lookup or one insert: a panic elsewhere cannot
+        // leave the map half changed.
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `Set-Cookie` values that delete every part of the session.
@@ -533,11 +564,26 @@ mod tests {
         let headers = cookie_header(&sessions.seal(&alice(), NOW));
         let opened = sessions.open(&headers, NOW + 1).unwrap();
         assert_eq!(
-            opened,
+            *opened,
             Identity {
                 expires: NOW + TTL,
                 ..alice()
             }
+        );
+    }
+
+    /// A session verified once is answered from memory afterwards, and
+    /// still ends at its expiry.
+    #[test]
+    fn verified_sessions_are_remembered_until_they_expire() {
+        let sessions = sessions(&[NEW], true);
+        let headers = cookie_header(&sessions.seal(&alice(), NOW));
+        let first = sessions.open(&headers, NOW).unwrap();
+        let second = sessions.open(&headers, NOW + 1).unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "verified twice");
+        assert!(
+            sessions.open(&headers, NOW + TTL).is_none(),
+            "expired yet remembered"
         );
     }
 
@@ -727,7 +773,7 @@ mod tests {
 
         let opened = sessions.open(&cookie_header(&sealed), NOW).unwrap();
         assert_eq!(
-            opened,
+            *opened,
             Identity {
                 expires: NOW + TTL,
                 ..identity
@@ -789,7 +835,7 @@ mod tests {
         assert_eq!(opened.groups[..], identity.groups[..opened.groups.len()]);
 
         // As many groups as fit: one more would not.
-        let mut one_more = opened.clone();
+        let mut one_more = (*opened).clone();
         one_more
             .groups
             .push(identity.groups[opened.groups.len()].clone());

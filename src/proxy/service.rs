@@ -139,7 +139,7 @@ impl Service {
         route: &RouteSpec,
         peer: SocketAddr,
         mut request: Request<Incoming>,
-        identity: Option<Identity>,
+        identity: Option<Arc<Identity>>,
         record: &AccessRecord,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let upgrade =
@@ -162,7 +162,7 @@ impl Service {
         parts
             .headers
             .insert(X_REQUEST_ID, record.request_id.clone());
-        self.set_identity(&mut parts.headers, identity.as_ref());
+        self.set_identity(&mut parts.headers, identity.as_deref());
         headers::apply(&route.header_up, &mut parts.headers);
         if let Some(host) = upstream.host.clone().or(host) {
             parts.headers.insert(header::HOST, host);
