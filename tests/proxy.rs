@@ -6,8 +6,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{get, send, Supervise};
@@ -40,6 +38,32 @@ proxy:
         cwd = common::repo().join("examples/flask").display(),
     );
     (config, port)
+}
+
+/// One of the Python servers in `tests/fixtures/` as process `fixture`
+/// (started as `python3 SCRIPT PORT`), behind a proxy taking every path;
+/// waits until it is ready and returns the proxy's port.
+fn fixture_behind_proxy(script: &str) -> (Supervise, u16) {
+    let backend = common::free_port();
+    let config = format!(
+        "processes:
+  fixture:
+    command: [python3, {script}, '{backend}']
+    ready: {{ tcp: 127.0.0.1:{backend}, interval: 20ms }}
+proxy:
+  listen: 127.0.0.1:0
+  upstreams:
+    fixture: {{ url: \"http://127.0.0.1:{backend}\", process: fixture }}
+  routes:
+    - path: /*
+      upstream: fixture
+",
+        script = common::repo().join("tests/fixtures").join(script).display(),
+    );
+    let mut sup = Supervise::up(&config);
+    let port = sup.listening();
+    sup.wait_event("fixture", "ready");
+    (sup, port)
 }
 
 /// The seed's table, catch-all first, each route tagging its answers.
@@ -277,24 +301,7 @@ fn slow_client_headers_are_cut_off() {
 fn zero_failed_gets_through_kill_9() {
     let (config, _) = flask("", SEED_ROUTES);
     let (mut sup, port) = start(&config);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match get(port, "/home") {
-                        Ok(reply) if reply.status == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                        other => {
-                            eprintln!("failed: {other:?}");
-                            failed.fetch_add(1, Ordering::Relaxed)
-                        }
-                    };
-                }
-            })
-        })
-        .collect();
+    let load = common::Load::start(port, &["/home"; 4]);
 
     let mut pid = sup
         .seen
@@ -304,26 +311,14 @@ fn zero_failed_gets_through_kill_9() {
         .map(|e| e["pid"].clone());
     for _ in 0..5 {
         let victim = pid.take().and_then(|p| p.as_i64()).expect("backend pid") as i32;
-        let before = ok.load(Ordering::Relaxed);
-        common::eventually("requests flow", || ok.load(Ordering::Relaxed) > before + 20);
+        load.flowing(20);
         kill(Pid::from_raw(victim), Signal::SIGKILL).expect("kill backend");
         pid = Some(sup.wait_event("backend", "spawned")["pid"].clone());
         sup.wait_event("backend", "ready");
     }
-    let before = ok.load(Ordering::Relaxed);
-    common::eventually("requests flow after the last restart", || {
-        ok.load(Ordering::Relaxed) > before + 20
-    });
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.join().expect("client thread");
-    }
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
-        "{} succeeded",
-        ok.load(Ordering::Relaxed)
-    );
+    load.flowing(20);
+    let (ok, failed) = load.finish();
+    assert_eq!(failed, 0, "{ok} succeeded");
     sup.signal(Signal::SIGTERM);
     assert_eq!(sup.wait_exit().code(), Some(0));
 }
@@ -457,25 +452,7 @@ proxy:
 /// WebSocket echo server, and the echo comes back.
 #[test]
 fn websocket_echo_through_the_proxy() {
-    let ws = common::free_port();
-    let config = format!(
-        "processes:
-  ws:
-    command: [python3, {script}, '{ws}']
-    ready: {{ tcp: 127.0.0.1:{ws}, interval: 20ms }}
-proxy:
-  listen: 127.0.0.1:0
-  upstreams:
-    ws: {{ url: \"http://127.0.0.1:{ws}\", process: ws }}
-  routes:
-    - path: /*
-      upstream: ws
-",
-        script = common::repo().join("tests/fixtures/ws_echo.py").display(),
-    );
-    let mut sup = Supervise::up(&config);
-    let port = sup.listening();
-    sup.wait_event("ws", "ready");
+    let (mut sup, port) = fixture_behind_proxy("ws_echo.py");
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
@@ -634,25 +611,7 @@ fn tls_and_http2() {
 /// clients reach a keep-alive backend over the same pooled connection.
 #[test]
 fn upstream_connections_are_pooled() {
-    let backend = common::free_port();
-    let config = format!(
-        "processes:
-  keepalive:
-    command: [python3, {script}, '{backend}']
-    ready: {{ tcp: 127.0.0.1:{backend}, interval: 20ms }}
-proxy:
-  listen: 127.0.0.1:0
-  upstreams:
-    keepalive: {{ url: \"http://127.0.0.1:{backend}\", process: keepalive }}
-  routes:
-    - path: /*
-      upstream: keepalive
-",
-        script = common::repo().join("tests/fixtures/keepalive.py").display(),
-    );
-    let mut sup = Supervise::up(&config);
-    let port = sup.listening();
-    sup.wait_event("keepalive", "ready");
+    let (mut sup, port) = fixture_behind_proxy("keepalive.py");
     let ports: Vec<String> = (0..5)
         .map(|_| get(port, "/").expect("GET").text())
         .collect();

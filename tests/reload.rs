@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use common::{get, Supervise};
 use nix::sys::signal::Signal;
 
@@ -105,48 +102,21 @@ fn no_failed_request_during_reloads() {
     sup.wait_event("backend", "ready");
     let file = sup.dir.path().join("supervisor.yaml");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let clients: Vec<_> = ["/api/health", "/test", "/home"]
-        .into_iter()
-        .map(|path| {
-            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match get(port, path) {
-                        Ok(reply) if reply.status == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                        other => {
-                            eprintln!("{path}: {other:?}");
-                            failed.fetch_add(1, Ordering::Relaxed)
-                        }
-                    };
-                }
-            })
-        })
-        .collect();
+    let load = common::Load::start(port, &["/api/health", "/test", "/home"]);
 
     for round in 0..5 {
         let extra = format!("    - path: /round{round}\n      respond: {{ body: \"{round}\" }}\n");
         std::fs::write(&file, config(port, backend, helper, &extra)).expect("write");
-        let before = ok.load(Ordering::Relaxed);
         sup.signal(Signal::SIGHUP);
         sup.wait_for("reloaded", |e| e["message"] == "configuration reloaded");
-        common::eventually("requests flow", || ok.load(Ordering::Relaxed) > before + 20);
+        load.flowing(20);
         assert_eq!(
             get(port, &format!("/round{round}")).expect("GET").text(),
             round.to_string()
         );
     }
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.join().expect("client");
-    }
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
-        "{} succeeded",
-        ok.load(Ordering::Relaxed)
-    );
+    let (ok, failed) = load.finish();
+    assert_eq!(failed, 0, "{ok} succeeded");
     assert_eq!(
         spawned(&sup, "backend"),
         1,

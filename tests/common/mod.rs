@@ -404,3 +404,72 @@ pub fn peak_rss_kib(pid: i32) -> u64 {
         .and_then(|n| n.parse().ok())
         .expect("a number")
 }
+
+/// Clients sending GETs without pause, one thread per path, counting
+/// answers that are 200 and those that are not; stopped by
+/// [`Load::finish`] (or on drop).
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ok: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    failed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    clients: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(port: u16, paths: &[&'static str]) -> Load {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut load = Load {
+            stop: Default::default(),
+            ok: Default::default(),
+            failed: Default::default(),
+            clients: Vec::new(),
+        };
+        load.clients = paths
+            .iter()
+            .map(|&path| {
+                let (stop, ok, failed) = (load.stop.clone(), load.ok.clone(), load.failed.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Relaxed) {
+                        match get(port, path) {
+                            Ok(reply) if reply.status == 200 => ok.fetch_add(1, Relaxed),
+                            other => {
+                                eprintln!("{path} failed: {other:?}");
+                                failed.fetch_add(1, Relaxed)
+                            }
+                        };
+                    }
+                })
+            })
+            .collect();
+        load
+    }
+
+    /// Waits until `more` further requests have succeeded: proof that
+    /// requests flow at this moment.
+    pub fn flowing(&self, more: usize) {
+        let before = self.ok.load(std::sync::atomic::Ordering::Relaxed);
+        eventually("requests flow", || {
+            self.ok.load(std::sync::atomic::Ordering::Relaxed) > before + more
+        });
+    }
+
+    /// Stops the clients; returns how many requests succeeded and failed.
+    pub fn finish(mut self) -> (usize, usize) {
+        self.stop_clients();
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        (self.ok.load(ordering), self.failed.load(ordering))
+    }
+
+    fn stop_clients(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for client in self.clients.drain(..) {
+            let _ = client.join();
+        }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop_clients();
+    }
+}
