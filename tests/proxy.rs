@@ -265,8 +265,8 @@ fn dead_and_slow_upstreams() {
     sup.wait_exit();
 }
 
-/// A client that sends its headers slowly is disconnected after
-/// `client_header`, without an answer from any route.
+/// A client that sends its headers slowly, or nothing at all, is
+/// disconnected after `client_header`, without an answer from any route.
 #[test]
 fn slow_client_headers_are_cut_off() {
     let (config, _) = flask("  timeouts: { client_header: 300ms }\n", SEED_ROUTES);
