@@ -19,7 +19,7 @@ pub enum GetError {
     BadUrl,
     Connect(std::io::Error),
     Http(hyper::Error),
-    /// The body was larger than [`MAX_BODY`] or broke off.
+    /// The body was larger than 1 MiB or broke off.
     Body,
 }
 

@@ -45,7 +45,9 @@ impl Drop for AccessRecord {
         if let Some(metrics) = &self.metrics {
             metrics.observe(self.route, self.status.as_u16(), elapsed);
         }
-        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        // Whole microseconds, so the line shows `0.031` rather than the
+        // float noise of `0.031606999999999996`.
+        let duration_ms = elapsed.as_micros() as f64 / 1000.0;
         tracing::info!(
             target: "supervise::access",
             method = %self.method,
