@@ -7,10 +7,12 @@
 //! [`forward`] (hold-and-retry around a process restart) over [`pool`]
 //! (connections). [`path`] and [`route`] decide where a request goes;
 //! [`headers`] rewrites what crosses; [`error`] is the one place errors
-//! become HTTP answers; [`access`] writes the access log.
+//! become HTTP answers; [`access`] writes the access log; [`deadline`]
+//! bounds how long a client may be slow or idle.
 
 pub mod access;
 pub mod body;
+pub mod deadline;
 pub mod error;
 pub mod forward;
 pub mod headers;

@@ -234,6 +234,10 @@ fn needs_restart(old: &Config, new: &Config) -> Option<&'static str> {
             old.timeouts.client_header == new.timeouts.client_header,
         ),
         (
+            "proxy.timeouts.client_idle",
+            old.timeouts.client_idle == new.timeouts.client_idle,
+        ),
+        (
             "proxy.drain_timeout",
             old.drain_timeout == new.drain_timeout,
         ),

@@ -36,7 +36,13 @@ const KEYS: [&str; 11] = [
     "routes",
 ];
 const TLS_KEYS: [&str; 2] = ["cert", "key"];
-const TIMEOUT_KEYS: [&str; 4] = ["connect", "response_header", "idle", "client_header"];
+const TIMEOUT_KEYS: [&str; 5] = [
+    "connect",
+    "response_header",
+    "idle",
+    "client_header",
+    "client_idle",
+];
 
 const DEFAULT_WORKERS: u32 = 1;
 const MAX_WORKERS: u32 = 64;
@@ -266,11 +272,13 @@ fn timeouts(node: &Node, path: &str, report: &mut Report) -> Option<Timeouts> {
     let response_header = read("response_header", defaults.response_header);
     let idle = read("idle", defaults.idle);
     let client_header = read("client_header", defaults.client_header);
+    let client_idle = read("client_idle", defaults.client_idle);
     Some(Timeouts {
         connect: connect?,
         response_header: response_header?,
         idle: idle?,
         client_header: client_header?,
+        client_idle: client_idle?,
     })
 }
 

@@ -202,11 +202,12 @@ fn workers(workers: usize) -> String {
 fn timeouts(proxy: &ProxySpec) -> String {
     let timeouts = &proxy.timeouts;
     format!(
-        "connect {}, response headers {}, idle {}, client headers {}",
+        "connect {}, response headers {}, idle {}, client headers {}, client idle {}",
         duration(timeouts.connect),
         duration(timeouts.response_header),
         duration(timeouts.idle),
-        duration(timeouts.client_header)
+        duration(timeouts.client_header),
+        duration(timeouts.client_idle)
     )
 }
 

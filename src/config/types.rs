@@ -183,12 +183,17 @@ pub struct Timeouts {
     /// From the request sent until the upstream's response headers
     /// (default 60s); then 504.
     pub response_header: Duration,
-    /// An idle pooled upstream connection is closed after this, and an
-    /// idle client connection too (default 90s).
+    /// An idle pooled upstream connection is closed after this (default
+    /// 90s).
     pub idle: Duration,
-    /// How long a client may take to send its request headers (default
+    /// How long a client may take to send its request headers, on a new
+    /// connection or from the first byte of its next request (default
     /// 10s); a slower one is disconnected.
     pub client_header: Duration,
+    /// How long a client's keep-alive connection may sit idle between
+    /// requests (default 75s, more than an AWS load balancer's 60s, so
+    /// supervise never closes a connection the balancer is about to use).
+    pub client_idle: Duration,
 }
 
 /// An IPv4 or IPv6 network in CIDR form, e.g. `10.0.0.0/16`. A bare
@@ -438,6 +443,7 @@ impl Default for Timeouts {
             response_header: Duration::from_secs(60),
             idle: Duration::from_secs(90),
             client_header: Duration::from_secs(10),
+            client_idle: Duration::from_secs(75),
         }
     }
 }

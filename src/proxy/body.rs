@@ -9,6 +9,7 @@
 //! end, and the access log record, written when the body is done (or the
 //! client went away), so it can say how many bytes were sent.
 
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -34,6 +35,9 @@ enum Kind {
     Empty,
     Full(Option<Bytes>),
     Stream(Incoming),
+    /// A stream whose first frame was read ahead; see
+    /// [`ProxyBody::read_ahead`].
+    ReadAhead(Option<Frame<Bytes>>, Incoming),
 }
 
 impl ProxyBody {
@@ -73,6 +77,21 @@ impl ProxyBody {
         self
     }
 
+    /// Reads the first frame of a streamed body now, before the response
+    /// is answered with: an upstream that dies between its response head
+    /// and its body then fails here, while the request can still be sent
+    /// again, rather than after the client was promised a response.
+    pub async fn read_ahead(&mut self) -> Result<(), hyper::Error> {
+        if let Kind::Stream(incoming) = &mut self.kind {
+            let first = poll_fn(|cx| Pin::new(&mut *incoming).poll_frame(cx)).await;
+            let first = first.transpose()?;
+            if let Kind::Stream(incoming) = std::mem::take(&mut self.kind) {
+                self.kind = Kind::ReadAhead(first, incoming);
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `record` to the access log when this body is done.
     pub fn with_record(mut self, record: AccessRecord) -> ProxyBody {
         self.record = Some(record);
@@ -104,6 +123,10 @@ impl Body for ProxyBody {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
+            Kind::ReadAhead(first, incoming) => match first.take() {
+                Some(frame) => Poll::Ready(Some(Ok(frame))),
+                None => Pin::new(incoming).poll_frame(cx),
+            },
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -125,6 +148,7 @@ impl Body for ProxyBody {
             Kind::Empty => true,
             Kind::Full(bytes) => bytes.is_none(),
             Kind::Stream(incoming) => incoming.is_end_stream(),
+            Kind::ReadAhead(first, incoming) => first.is_none() && incoming.is_end_stream(),
         }
     }
 
@@ -133,6 +157,19 @@ impl Body for ProxyBody {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Kind::Stream(incoming) => incoming.size_hint(),
+            Kind::ReadAhead(first, incoming) => {
+                let ahead = first
+                    .as_ref()
+                    .and_then(Frame::data_ref)
+                    .map_or(0, |d| d.len());
+                let rest = incoming.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(rest.lower() + ahead as u64);
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper + ahead as u64);
+                }
+                hint
+            }
         }
     }
 }

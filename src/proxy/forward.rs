@@ -9,6 +9,9 @@
 //!   unsent by hyper: the upstream never saw it, so any method is retried;
 //! - it was sent but no response came: retried only for idempotent methods
 //!   without a body (RFC 9110 §9.2.2), from a copy of the request head.
+//!   For those, a response with a length counts only once the first bytes
+//!   of its body are in, so a backend killed between its head and its body
+//!   is asked again rather than leaving the client with a cut answer.
 //!
 //! Anything else fails with 502 or 504 at once; after the window the
 //! answer is 503 with `Retry-After`.
@@ -122,20 +125,42 @@ impl Upstream {
             };
 
             let sending = connection.sender.try_send_request(request);
-            let mut failed = match timeout(self.response_timeout, sending).await {
-                Ok(Ok(response)) => {
-                    return Ok(response.map(|b| ProxyBody::stream(b).with_connection(connection)))
-                }
-                Ok(Err(failed)) => failed,
+            let (unsent, error) = match timeout(self.response_timeout, sending).await {
+                Ok(Ok(response)) => match self.read_ahead(response, &attempt).await? {
+                    Ok(response) => return Ok(response.map(|b| b.with_connection(connection))),
+                    Err(error) => (None, error),
+                },
+                Ok(Err(mut failed)) => (failed.take_message(), failed.into_error()),
                 Err(_) => return Err(self.timed_out()),
             };
-            let unsent = failed.take_message();
-            let error = self.failed(failed.into_error());
+            let error = self.failed(error);
             request = match unsent.or_else(|| attempt.replay()) {
                 Some(request) => request,
                 None => return Err(error),
             };
             attempt.again(error).await?;
+        }
+    }
+
+    /// The response with its body; for a request that may be sent again,
+    /// with the body's first frame already read when it has a length (an
+    /// error then means: no response, try again). A body without a length
+    /// may be a stream whose first event comes much later, so its head is
+    /// passed on at once.
+    async fn read_ahead(
+        &self,
+        response: Response<hyper::body::Incoming>,
+        attempt: &Attempt<'_>,
+    ) -> Result<Result<Response<ProxyBody>, hyper::Error>, ProxyError> {
+        let mut response = response.map(ProxyBody::stream);
+        let sized = response.body().size_hint().exact().is_some_and(|n| n > 0);
+        if attempt.replayable.is_none() || !sized {
+            return Ok(Ok(response));
+        }
+        match timeout(self.response_timeout, response.body_mut().read_ahead()).await {
+            Ok(Ok(())) => Ok(Ok(response)),
+            Ok(Err(error)) => Ok(Err(error)),
+            Err(_) => Err(self.timed_out()),
         }
     }
 

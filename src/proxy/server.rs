@@ -8,6 +8,7 @@
 //! once no connection is left, or `drain_timeout` has passed, the
 //! listener closes and new connections are refused.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,12 +18,14 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::ProxySpec;
+use crate::proxy::deadline::{self, Deadlines, InFlight, Tracked};
 use crate::proxy::service::Service;
 
 /// Pause after a failed `accept` (out of file descriptors, say), so the
@@ -41,6 +44,7 @@ pub struct Server {
     drain_timeout: Duration,
     connections: Connections,
     tls: Option<Tls>,
+    limits: deadline::Limits,
 }
 
 /// The TLS side of a listener: the acceptor and how long a client may
@@ -72,6 +76,10 @@ impl Server {
                 acceptor,
                 handshake_timeout,
             }),
+            limits: deadline::Limits {
+                header: spec.timeouts.client_header,
+                idle: spec.timeouts.client_idle,
+            },
         }
     }
 
@@ -131,11 +139,12 @@ impl Server {
             builder: builder.clone(),
             guard: self.connections.enter(),
             peer,
+            limits: self.limits,
         };
         let _ = stream.set_nodelay(true);
         let draining = draining.clone();
         match self.tls.clone() {
-            None => tokio::spawn(connection.serve(TokioIo::new(stream), draining)),
+            None => tokio::spawn(connection.serve(stream, draining)),
             Some(tls) => tokio::spawn(connection.serve_tls(stream, tls, draining)),
         };
     }
@@ -143,10 +152,12 @@ impl Server {
 
 fn builder(spec: &ProxySpec, keep_alive: bool) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Slow and idle clients are bounded by `deadline`, below hyper: its own
+    // header timeout would also count a keep-alive connection's idle time.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(spec.timeouts.client_header)
+        .header_read_timeout(None)
         .max_buf_size(spec.max_header_bytes.max(8192))
         .keep_alive(keep_alive);
     builder
@@ -162,25 +173,35 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     guard: ConnectionGuard,
     peer: SocketAddr,
+    limits: deadline::Limits,
 }
 
 impl Connection {
     async fn serve_tls(self, stream: TcpStream, tls: Tls, draining: watch::Receiver<bool>) {
         match timeout(tls.handshake_timeout, tls.acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => self.serve(TokioIo::new(stream), draining).await,
+            Ok(Ok(stream)) => self.serve(stream, draining).await,
             Ok(Err(error)) => tracing::debug!(peer = %self.peer, %error, "TLS handshake failed"),
             Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
         }
     }
 
-    async fn serve<I>(self, io: I, draining: watch::Receiver<bool>)
+    async fn serve<S>(self, stream: S, draining: watch::Receiver<bool>)
     where
-        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (services, peer) = (self.services, self.peer);
+        let in_flight = InFlight::default();
+        let io = TokioIo::new(Deadlines::new(stream, self.limits, in_flight.clone()));
         // Each request takes the service current when it arrives, so a
         // reload applies to keep-alive connections from their next request.
-        let handler = service_fn(move |request| services.borrow().clone().handle(peer, request));
+        let handler = service_fn(move |request| {
+            let busy = in_flight.enter();
+            let handling = services.borrow().clone().handle(peer, request);
+            async move {
+                let response = handling.await?;
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, busy)))
+            }
+        });
         let mut connection = pin!(self.builder.serve_connection_with_upgrades(io, handler));
 
         // Already draining: this connection was built without keep-alive;

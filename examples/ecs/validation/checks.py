@@ -42,7 +42,7 @@ TF = ECS / "terraform"
 HEALTH_COMMAND_TIMEOUT = 4  # src/status.rs: `supervise health` gives up after 4 s
 DEFAULT_DRAIN_TIMEOUT = 20  # src/config/proxy.rs
 DEFAULT_STOP_TIMEOUT = 10  # src/config/processes.rs
-DEFAULT_CLIENT_HEADER = 10  # src/config/types.rs: proxy.timeouts.client_header
+DEFAULT_CLIENT_IDLE = 75  # src/config/types.rs: proxy.timeouts.client_idle
 STOP_MARGIN = 5  # seconds between supervise's worst case and ECS's SIGKILL
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -394,17 +394,17 @@ def check_against_supervisor(report, task, module):
 
     lb = module.resource("aws_lb") or {}
     alb_idle = module.value(lb.get("idle_timeout"), 60)
-    client_header = seconds(((proxy.get("timeouts") or {}).get("client_header")), DEFAULT_CLIENT_HEADER)
+    client_idle = seconds(((proxy.get("timeouts") or {}).get("client_idle")), DEFAULT_CLIENT_IDLE)
     if alb_idle is None:
         report.fail(f"the load balancer's idle_timeout ({lb.get('idle_timeout')}) is neither a number nor a declared variable with a default")
-    elif float(alb_idle) >= client_header:
+    elif float(alb_idle) >= client_idle:
         report.warn(
             f"the load balancer keeps idle connections {alb_idle}s, supervise closes an idle keep-alive connection "
-            f"after proxy.timeouts.client_header ({client_header:g}s): a request the load balancer sends on a "
+            f"after proxy.timeouts.client_idle ({client_idle:g}s): a request the load balancer sends on a "
             f"connection just as supervise closes it gets a 502. AWS advises the target's keep-alive be longer "
             f"than the load balancer's idle timeout; see the README")
     else:
-        report.ok(f"load balancer idle timeout {alb_idle}s < supervise's idle keep-alive {client_header:g}s")
+        report.ok(f"load balancer idle timeout {alb_idle}s < supervise's idle keep-alive {client_idle:g}s")
 
     desired = module.variables.get("desired_count", {})
     conditions = " ".join(v.get("condition", "") for v in desired.get("validation", []))

@@ -134,6 +134,7 @@ fn expected_defaults(listen: &str) -> ProxySpec {
             response_header: Duration::from_secs(60),
             idle: Duration::from_secs(90),
             client_header: Duration::from_secs(10),
+            client_idle: Duration::from_secs(75),
         },
         max_header_bytes: 65536,
         retry_window: Duration::from_secs(10),
@@ -199,7 +200,7 @@ fn every_setting() {
         "  listen: \"[::1]:8443\"
   trusted_proxies: [10.0.0.0/16, 127.0.0.1, \"::1\", fd00::/8]
   workers: 4
-  timeouts: {connect: 1s, response_header: 2s, idle: 3s, client_header: 4s}
+  timeouts: {connect: 1s, response_header: 2s, idle: 3s, client_header: 4s, client_idle: 5s}
   max_header_bytes: 16KiB
   retry_window: 0s
   max_waiting: 0
@@ -231,6 +232,7 @@ fn every_setting() {
         response_header: seconds(2),
         idle: seconds(3),
         client_header: seconds(4),
+        client_idle: seconds(5),
     };
     assert_eq!(proxy.timeouts, timeouts);
     assert_eq!(proxy.max_header_bytes, 16 * 1024);
@@ -814,7 +816,7 @@ fn summary_lists_the_proxy() {
         "proxy\n  listen:   127.0.0.1:0, plain HTTP\n",
         "  trusted:  10.0.0.0/16\n",
         "  workers:  1 (everything on the main thread)\n",
-        "  timeouts: connect 5s, response headers 1m, idle 1m30s, client headers 10s\n",
+        "  timeouts: connect 5s, response headers 1m, idle 1m30s, client headers 10s, client idle 1m15s\n",
         "  limits:   request headers up to 65536 bytes; 20s for requests in flight after SIGTERM\n",
         "  waiting:  up to 10s for a restarting process, at most 1024 requests at once\n",
         "  upstream app: http://127.0.0.1:5000/, process web\n",
