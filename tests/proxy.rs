@@ -41,9 +41,10 @@ proxy:
 }
 
 /// One of the Python servers in `tests/fixtures/` as process `fixture`
-/// (started as `python3 SCRIPT PORT ARGS…`), behind a proxy taking every
-/// path; waits until it is ready and returns the proxy's port.
-fn fixture_behind_proxy(script: &str, args: &[&str]) -> (Supervise, u16) {
+/// (started as `python3 SCRIPT PORT ARGS…`), behind a proxy with
+/// `proxy_extra` keys taking every path; waits until it is ready and
+/// returns the proxy's port.
+fn fixture_behind_proxy(script: &str, args: &[&str], proxy_extra: &str) -> (Supervise, u16) {
     let backend = common::free_port();
     let args: String = args.iter().map(|arg| format!(", '{arg}'")).collect();
     let config = format!(
@@ -53,7 +54,7 @@ fn fixture_behind_proxy(script: &str, args: &[&str]) -> (Supervise, u16) {
     ready: {{ tcp: 127.0.0.1:{backend}, interval: 20ms }}
 proxy:
   listen: 127.0.0.1:0
-  upstreams:
+{proxy_extra}  upstreams:
     fixture: {{ url: \"http://127.0.0.1:{backend}\", process: fixture }}
   routes:
     - path: /*
@@ -373,7 +374,7 @@ fn backend_dying_after_its_head_is_asked_again() {
     let state = tempfile::tempdir().expect("tempdir");
     let marker = state.path().join("answered-once");
     let marker_arg = marker.to_str().expect("a UTF-8 temporary path");
-    let (mut sup, port) = fixture_behind_proxy("dies_after_head.py", &[marker_arg]);
+    let (mut sup, port) = fixture_behind_proxy("dies_after_head.py", &[marker_arg], "");
 
     let reply = get(port, "/once").expect("GET");
     assert_eq!((reply.status, reply.text().as_str()), (200, "hello"));
@@ -510,10 +511,12 @@ proxy:
 }
 
 /// A WebSocket handshake and a message pass through the proxy to a real
-/// WebSocket echo server, and the echo comes back.
+/// WebSocket echo server, and the echo comes back, also after a pause
+/// longer than the client header and idle timeouts.
 #[test]
 fn websocket_echo_through_the_proxy() {
-    let (mut sup, port) = fixture_behind_proxy("ws_echo.py", &[]);
+    let timeouts = "  timeouts: { client_header: 300ms, client_idle: 600ms }\n";
+    let (mut sup, port) = fixture_behind_proxy("ws_echo.py", &[], timeouts);
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
@@ -538,10 +541,18 @@ fn websocket_echo_through_the_proxy() {
     let mut frame = vec![0x81, 0x80 | 5];
     frame.extend_from_slice(&mask);
     frame.extend(b"hello".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    stream.write_all(&frame).expect("send frame");
-    let mut echo = [0u8; 7];
-    stream.read_exact(&mut echo).expect("read echo");
-    assert_eq!(&echo, b"\x81\x05hello");
+    let echo_hello = |stream: &mut TcpStream| {
+        stream.write_all(&frame).expect("send frame");
+        let mut echo = [0u8; 7];
+        stream.read_exact(&mut echo).expect("read echo");
+        assert_eq!(&echo, b"\x81\x05hello");
+    };
+    echo_hello(&mut stream);
+
+    // Quiet for longer than both client limits: not HTTP any more, so
+    // neither applies.
+    std::thread::sleep(Duration::from_millis(1000));
+    echo_hello(&mut stream);
 
     sup.signal(Signal::SIGTERM);
     assert_eq!(sup.wait_exit().code(), Some(0));
@@ -672,7 +683,7 @@ fn tls_and_http2() {
 /// clients reach a keep-alive backend over the same pooled connection.
 #[test]
 fn upstream_connections_are_pooled() {
-    let (mut sup, port) = fixture_behind_proxy("keepalive.py", &[]);
+    let (mut sup, port) = fixture_behind_proxy("keepalive.py", &[], "");
     let ports: Vec<String> = (0..5)
         .map(|_| get(port, "/").expect("GET").text())
         .collect();

@@ -24,12 +24,14 @@
 //!
 //! HTTP/2 multiplexes requests and exchanges frames of its own while idle,
 //! so after its connection preface only the idle deadline applies:
-//! `client_idle` with no stream open.
+//! `client_idle` with no stream open. A connection that switched protocols
+//! (a WebSocket) has no deadline at all from then on: it is not HTTP any
+//! more, and its own protocol decides when it is idle.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -62,6 +64,8 @@ struct Counts {
     /// hyper does not read again after a response unless woken, and the
     /// idle deadline must start when the last response is out.
     reader: Mutex<Option<Waker>>,
+    /// Set once a response has switched protocols.
+    upgraded: AtomicBool,
 }
 
 impl InFlight {
@@ -72,8 +76,18 @@ impl InFlight {
         Busy(self.0.clone())
     }
 
+    /// Marks the connection as switched to another protocol: from now on
+    /// no deadline applies to it.
+    pub fn upgraded(&self) {
+        self.0.upgraded.store(true, Ordering::Relaxed);
+    }
+
     fn entered(&self) -> usize {
         self.0.entered.load(Ordering::Relaxed)
+    }
+
+    fn is_upgraded(&self) -> bool {
+        self.0.upgraded.load(Ordering::Relaxed)
     }
 
     fn any_open(&self) -> bool {
@@ -204,7 +218,7 @@ impl<S> Deadlines<S> {
         let entered = self.in_flight.entered();
         let came_and_went = entered != self.seen;
         self.seen = entered;
-        self.phase = if self.in_flight.any_open() {
+        self.phase = if self.in_flight.any_open() || self.in_flight.is_upgraded() {
             Phase::Busy
         } else if came_and_went || self.phase == Phase::Busy {
             // A reader waiting while busy is woken when the last response
@@ -295,7 +309,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Deadlines<S> {
                 this.in_flight.wake_when_done(cx.waker());
                 // The last response may have ended on another thread in
                 // between; then nobody is left to wake this reader.
-                if !this.in_flight.any_open() {
+                if !this.in_flight.any_open() && !this.in_flight.is_upgraded() {
                     cx.waker().wake_by_ref();
                 }
                 Poll::Pending
@@ -452,6 +466,24 @@ mod tests {
             .expect_err("a deadline");
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(5) + LIMITS.idle);
+    }
+
+    /// After a protocol switch, reads wait as long as it takes, whatever
+    /// arrives.
+    #[tokio::test(start_paused = true)]
+    async fn no_deadline_after_a_protocol_switch() {
+        let (mut conn, mut client, in_flight) = connection();
+        client
+            .write_all(b"GET /chat HTTP/1.1\r\n\r\n")
+            .await
+            .expect("write");
+        read(&mut conn).await.expect("request");
+        in_flight.upgraded();
+        drop(in_flight.enter());
+
+        read_after_idle(&mut conn, &mut client, Duration::from_secs(600)).await;
+        let reading = tokio::time::timeout(Duration::from_secs(3600), read(&mut conn));
+        assert!(reading.await.is_err(), "still waiting after an hour");
     }
 
     /// An HTTP/2 connection's frames while idle do not start the header

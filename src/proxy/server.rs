@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::StatusCode;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -200,8 +201,12 @@ impl Connection {
             // into place more than once; copying it showed in profiles
             // (memmove from 6.2 to 4.8% of supervise's CPU under wrk).
             let handling = Box::pin(services.borrow().clone().handle(peer, request));
+            let in_flight = in_flight.clone();
             async move {
                 let response = handling.await?;
+                if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    in_flight.upgraded();
+                }
                 Ok::<_, Infallible>(response.map(|body| Tracked::new(body, busy)))
             }
         });
