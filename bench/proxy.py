@@ -532,6 +532,13 @@ def start_caddy(args, procs, workdir, upstream):
     return start_proxy(args, procs, "Caddy", "caddy", argv, env, port)
 
 
+def start_bare(args, procs, upstream):
+    """The bare hyper proxy of bench/bare_proxy.rs: hyper's own floor."""
+    port = free_port()
+    argv = [str(args.bare), f"{HOST}:{port}", f"{HOST}:{upstream}"]
+    return start_proxy(args, procs, "bare hyper proxy", "bare-proxy", argv, procs.env(), port)
+
+
 def start_supervise(args, procs, workdir, upstream, log_level):
     port = free_port()
     config = workdir / f"supervisor-{log_level}.yaml"
@@ -806,6 +813,10 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every row this many times, taking turns; report medians")
     parser.add_argument("--skip-caddy", action="store_true")
+    parser.add_argument("--bare", type=Path, metavar="BINARY",
+                        help="also measure the bare hyper proxy of bench/bare_proxy.rs"
+                             " (`cargo build --release --example bare-proxy`, then"
+                             " target/release/examples/bare-proxy)")
     parser.add_argument("--skip-info", action="store_true",
                         help="skip the supervise row with the access log on")
     parser.add_argument("--skip-auth", action="store_true",
@@ -841,6 +852,11 @@ def main():
               f"    apt-get install {packages}", file=sys.stderr)
         return 2
     args.binary = args.binary.resolve()
+    args.bare = args.bare and args.bare.resolve()
+    if args.bare and not os.access(args.bare, os.X_OK):
+        print(f"proxy.py: {args.bare} is not an executable; run `cargo build --release"
+              " --example bare-proxy`", file=sys.stderr)
+        return 2
     if not os.access(args.binary, os.X_OK):
         print(f"proxy.py: {args.binary} is not an executable; run `cargo build --release`"
               " or pass --binary", file=sys.stderr)
@@ -858,6 +874,8 @@ def main():
             targets = [] if args.only_auth else [direct]
             if not args.skip_caddy:
                 targets.append(start_caddy(args, procs, workdir, upstream))
+            if args.bare and not args.only_auth:
+                targets.append(start_bare(args, procs, upstream))
             if not args.only_auth:
                 targets.append(start_supervise(args, procs, workdir, upstream, "warn"))
             if not (args.skip_info or args.only_auth):
