@@ -367,3 +367,63 @@ fn exit_code(reason: &Reason) -> i32 {
         Reason::Finished(f) => f.status.exit_code(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::path::Path;
+
+    /// A file with `proxy_extra` keys; `listen` is 127.0.0.1:0 unless they
+    /// set it.
+    fn config(proxy_extra: &str) -> Config {
+        let listen = match proxy_extra.contains("listen:") {
+            true => "",
+            false => "  listen: 127.0.0.1:0\n",
+        };
+        let text = format!(
+            "processes:
+  web:
+    command: [sleep, '1000']
+proxy:
+{listen}{proxy_extra}  upstreams:
+    web: {{ url: 'http://127.0.0.1:5000' }}
+  routes:
+    - {{ path: /*, upstream: web }}
+"
+        );
+        crate::config::load_str(&text, Path::new("supervisor.yaml"), &|_| None)
+            .expect("a valid file")
+            .config
+    }
+
+    /// A reload that changes what connections are built with is refused
+    /// with the setting's name; one that changes only routes or the
+    /// upstream-side timeouts is not.
+    #[test]
+    fn settings_read_only_at_start_refuse_a_reload() {
+        let old = config("");
+        let cases = [
+            ("  listen: 127.0.0.1:1\n", Some("proxy.listen")),
+            ("  workers: 2\n", Some("proxy.workers")),
+            (
+                "  timeouts: { client_header: 1s }\n",
+                Some("proxy.timeouts.client_header"),
+            ),
+            (
+                "  timeouts: { client_idle: 1s }\n",
+                Some("proxy.timeouts.client_idle"),
+            ),
+            ("  drain_timeout: 1s\n", Some("proxy.drain_timeout")),
+            (
+                "  timeouts: { connect: 1s, response_header: 2s, idle: 3s }\n",
+                None,
+            ),
+            ("  retry_window: 1s\n", None),
+        ];
+        for (extra, expected) in cases {
+            let new = config(extra);
+            assert_eq!(needs_restart(&old, &new), expected, "{extra}");
+        }
+    }
+}
