@@ -119,17 +119,24 @@ impl Upstream {
                         upstream: self.name.to_string(),
                         error,
                     };
-                    attempt.again(error).await?;
+                    Box::pin(attempt.again(error)).await?;
                     continue;
                 }
             };
 
             let sending = connection.sender.try_send_request(request);
             let (unsent, error) = match timeout(self.response_timeout, sending).await {
-                Ok(Ok(response)) => match self.read_ahead(response, &attempt).await? {
-                    Ok(response) => return Ok(response.map(|b| b.with_connection(connection))),
-                    Err(error) => (None, error),
-                },
+                Ok(Ok(response)) => {
+                    let response = response.map(ProxyBody::stream);
+                    let read = match attempt.reads_ahead(&response) {
+                        false => Ok(response),
+                        true => Box::pin(self.read_ahead(response)).await?,
+                    };
+                    match read {
+                        Ok(response) => return Ok(response.map(|b| b.with_connection(connection))),
+                        Err(error) => (None, error),
+                    }
+                }
                 Ok(Err(mut failed)) => (failed.take_message(), failed.into_error()),
                 Err(_) => return Err(self.timed_out()),
             };
@@ -138,25 +145,18 @@ impl Upstream {
                 Some(request) => request,
                 None => return Err(error),
             };
-            attempt.again(error).await?;
+            // Boxed, as the read ahead is: rare paths whose state would
+            // make every request's future larger (and copied).
+            Box::pin(attempt.again(error)).await?;
         }
     }
 
-    /// The response with its body; for a request that may be sent again,
-    /// with the body's first frame already read when it has a length (an
-    /// error then means: no response, try again). A body without a length
-    /// may be a stream whose first event comes much later, so its head is
-    /// passed on at once.
+    /// Reads the first frame of `response`'s body (see
+    /// [`Attempt::reads_ahead`]); an error then means no response came.
     async fn read_ahead(
         &self,
-        response: Response<hyper::body::Incoming>,
-        attempt: &Attempt<'_>,
+        mut response: Response<ProxyBody>,
     ) -> Result<Result<Response<ProxyBody>, hyper::Error>, ProxyError> {
-        let mut response = response.map(ProxyBody::stream);
-        let sized = response.body().size_hint().exact().is_some_and(|n| n > 0);
-        if attempt.replayable.is_none() || !sized {
-            return Ok(Ok(response));
-        }
         match timeout(self.response_timeout, response.body_mut().read_ahead()).await {
             Ok(Ok(())) => Ok(Ok(response)),
             Ok(Err(error)) => Ok(Err(error)),
@@ -272,6 +272,15 @@ impl<'a> Attempt<'a> {
         tracing::debug!(upstream = %self.upstream.name, %error, tries = self.tries, "retrying");
         let _ = timeout(SETTLE, status.changed()).await;
         self.enter_line()
+    }
+
+    /// Whether `response`'s body is to be read ahead before it is passed
+    /// on: for a request that may be sent again, when the body has a
+    /// length. A body without one may be a stream whose first event comes
+    /// much later, so its head is passed on at once.
+    fn reads_ahead(&self, response: &Response<ProxyBody>) -> bool {
+        let sized = response.body().size_hint().exact().is_some_and(|n| n > 0);
+        self.replayable.is_some() && sized
     }
 
     /// Another copy of the request, if it may be sent again.

@@ -9,6 +9,7 @@
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::body::Bytes;
 
 use crate::config::{HeaderRules, IpNet};
 
@@ -43,6 +44,12 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 /// names. With `keep_upgrade`, `Connection: upgrade` and `Upgrade` stay so
 /// that a protocol switch can pass through.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of them: one pass over the names they do
+    // carry is cheaper than a lookup for every name on the list.
+    let listed = |name: &HeaderName| name == header::UPGRADE || HOP_BY_HOP.contains(name);
+    if !keep_upgrade && !headers.keys().any(listed) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -102,12 +109,22 @@ pub fn set_forwarded(
         origin.peer
     };
 
-    let chain = match (trusted, joined(headers, &X_FORWARDED_FOR)) {
-        (true, Some(earlier)) => format!("{earlier}, {}", origin.peer),
-        _ => origin.peer.to_string(),
+    let peer = address_value(origin.peer);
+    match (trusted, joined(headers, &X_FORWARDED_FOR)) {
+        (true, Some(earlier)) => set(
+            headers,
+            X_FORWARDED_FOR,
+            &format!("{earlier}, {}", origin.peer),
+        ),
+        _ => {
+            headers.insert(X_FORWARDED_FOR, peer.clone());
+        }
+    }
+    let real = match client == origin.peer {
+        true => peer,
+        false => address_value(client),
     };
-    set(headers, X_FORWARDED_FOR, &chain);
-    set(headers, X_REAL_IP, &client.to_string());
+    headers.insert(X_REAL_IP, real);
 
     if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         let proto = if origin.tls { "https" } else { "http" };
@@ -151,6 +168,13 @@ fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .collect();
     (!values.is_empty()).then(|| values.join(", "))
+}
+
+/// An address as a header value, written once and shared by the headers
+/// that carry it.
+fn address_value(address: IpAddr) -> HeaderValue {
+    HeaderValue::from_maybe_shared(Bytes::from(address.to_string()))
+        .expect("a printed IP address is a valid header value")
 }
 
 fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
@@ -263,5 +287,20 @@ mod tests {
         assert_eq!(upgrade["upgrade"], "websocket");
         assert_eq!(upgrade["connection"], "upgrade");
         assert!(!upgrade.contains_key("x-secret-hop"));
+    }
+
+    /// Each listed header goes on its own too, without a `Connection`
+    /// header to point at it; a message with none of them is untouched.
+    #[test]
+    fn each_hop_by_hop_header_alone() {
+        for name in HOP_BY_HOP.iter().chain([&header::UPGRADE]) {
+            let mut h = headers(&[(name.as_str(), "x"), ("x-kept", "yes")]);
+            remove_hop_by_hop(&mut h, false);
+            assert_eq!(h.len(), 1, "{name}: {h:?}");
+        }
+        let mut h = headers(&[("x-kept", "yes"), ("host", "a")]);
+        let before = h.clone();
+        remove_hop_by_hop(&mut h, false);
+        assert_eq!(h, before);
     }
 }

@@ -175,7 +175,9 @@ impl Service {
         let request = Request::from_parts(parts, ProxyBody::stream(body));
 
         let Some(client_upgrade) = client_upgrade else {
-            let mut response = upstream.forward(request, &self.holds).await?;
+            // Boxed for the same reason as the request's own future (see
+            // `server`): it is large, and copying it showed in profiles.
+            let mut response = Box::pin(upstream.forward(request, &self.holds)).await?;
             headers::remove_hop_by_hop(response.headers_mut(), false);
             return Ok(response);
         };
