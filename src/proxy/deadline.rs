@@ -371,6 +371,23 @@ mod tests {
         )
     }
 
+    /// A connection whose client has sent one request head, already read.
+    async fn after_a_request() -> (Deadlines<DuplexStream>, DuplexStream, InFlight) {
+        let (mut conn, mut client, in_flight) = connection();
+        client
+            .write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .expect("write");
+        read(&mut conn).await.expect("request");
+        (conn, client, in_flight)
+    }
+
+    /// Asserts that a read is still waiting after an hour (paused) time.
+    async fn waits_an_hour(conn: &mut Deadlines<DuplexStream>) {
+        let reading = tokio::time::timeout(Duration::from_secs(3600), read(conn));
+        assert!(reading.await.is_err(), "still waiting after an hour");
+    }
+
     /// Reads once; `Err` is the deadline's error.
     async fn read(conn: &mut Deadlines<DuplexStream>) -> io::Result<Vec<u8>> {
         let mut buf = [0; 64];
@@ -398,12 +415,7 @@ mod tests {
     /// not `client_header`.
     #[tokio::test(start_paused = true)]
     async fn idle_keep_alive_gets_the_idle_limit() {
-        let (mut conn, mut client, in_flight) = connection();
-        client
-            .write_all(b"GET / HTTP/1.1\r\n\r\n")
-            .await
-            .expect("write");
-        read(&mut conn).await.expect("request");
+        let (mut conn, _client, in_flight) = after_a_request().await;
 
         let busy = in_flight.enter();
         drop(busy);
@@ -413,12 +425,7 @@ mod tests {
     /// The first bytes of the next request start the header limit again.
     #[tokio::test(start_paused = true)]
     async fn next_request_gets_the_header_limit() {
-        let (mut conn, mut client, in_flight) = connection();
-        client
-            .write_all(b"GET / HTTP/1.1\r\n\r\n")
-            .await
-            .expect("write");
-        read(&mut conn).await.expect("request");
+        let (mut conn, mut client, in_flight) = after_a_request().await;
         drop(in_flight.enter());
         read_after_idle(&mut conn, &mut client, Duration::from_secs(60)).await;
         assert_eq!(time_out(&mut conn).await, LIMITS.header);
@@ -427,16 +434,10 @@ mod tests {
     /// While a request is in flight, reads wait as long as it takes.
     #[tokio::test(start_paused = true)]
     async fn no_deadline_while_a_request_is_in_flight() {
-        let (mut conn, mut client, in_flight) = connection();
-        client
-            .write_all(b"GET / HTTP/1.1\r\n\r\n")
-            .await
-            .expect("write");
-        read(&mut conn).await.expect("request");
+        let (mut conn, _client, in_flight) = after_a_request().await;
 
         let busy = in_flight.enter();
-        let reading = tokio::time::timeout(Duration::from_secs(3600), read(&mut conn));
-        assert!(reading.await.is_err(), "still waiting after an hour");
+        waits_an_hour(&mut conn).await;
         drop(busy);
         assert_eq!(time_out(&mut conn).await, LIMITS.idle);
     }
@@ -445,12 +446,7 @@ mod tests {
     /// response ends, and the idle limit counts from then.
     #[tokio::test(start_paused = true)]
     async fn waiting_reader_is_woken_when_the_response_ends() {
-        let (mut conn, mut client, in_flight) = connection();
-        client
-            .write_all(b"GET / HTTP/1.1\r\n\r\n")
-            .await
-            .expect("write");
-        read(&mut conn).await.expect("request");
+        let (mut conn, _client, in_flight) = after_a_request().await;
 
         let busy = in_flight.enter();
         let started = Instant::now();
@@ -472,18 +468,12 @@ mod tests {
     /// arrives.
     #[tokio::test(start_paused = true)]
     async fn no_deadline_after_a_protocol_switch() {
-        let (mut conn, mut client, in_flight) = connection();
-        client
-            .write_all(b"GET /chat HTTP/1.1\r\n\r\n")
-            .await
-            .expect("write");
-        read(&mut conn).await.expect("request");
+        let (mut conn, mut client, in_flight) = after_a_request().await;
         in_flight.upgraded();
         drop(in_flight.enter());
 
         read_after_idle(&mut conn, &mut client, Duration::from_secs(600)).await;
-        let reading = tokio::time::timeout(Duration::from_secs(3600), read(&mut conn));
-        assert!(reading.await.is_err(), "still waiting after an hour");
+        waits_an_hour(&mut conn).await;
     }
 
     /// An HTTP/2 connection's frames while idle do not start the header
