@@ -202,7 +202,7 @@ fn workers(workers: usize) -> String {
 fn timeouts(proxy: &ProxySpec) -> String {
     let timeouts = &proxy.timeouts;
     format!(
-        "connect {}, response headers {}, idle {}, client headers {}, client idle {}",
+        "connect {}, response headers {}, upstream idle {}, client headers {}, client idle {}",
         duration(timeouts.connect),
         duration(timeouts.response_header),
         duration(timeouts.idle),

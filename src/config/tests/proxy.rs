@@ -816,7 +816,7 @@ fn summary_lists_the_proxy() {
         "proxy\n  listen:   127.0.0.1:0, plain HTTP\n",
         "  trusted:  10.0.0.0/16\n",
         "  workers:  1 (everything on the main thread)\n",
-        "  timeouts: connect 5s, response headers 1m, idle 1m30s, client headers 10s, client idle 1m15s\n",
+        "  timeouts: connect 5s, response headers 1m, upstream idle 1m30s, client headers 10s, client idle 1m15s\n",
         "  limits:   request headers up to 65536 bytes; 20s for requests in flight after SIGTERM\n",
         "  waiting:  up to 10s for a restarting process, at most 1024 requests at once\n",
         "  upstream app: http://127.0.0.1:5000/, process web\n",
