@@ -76,12 +76,6 @@ impl InFlight {
         Busy(self.0.clone())
     }
 
-    /// Marks the connection as switched to another protocol: from now on
-    /// no deadline applies to it.
-    pub fn upgraded(&self) {
-        self.0.upgraded.store(true, Ordering::Relaxed);
-    }
-
     fn entered(&self) -> usize {
         self.0.entered.load(Ordering::Relaxed)
     }
@@ -107,6 +101,14 @@ impl InFlight {
 /// One request in flight; see [`InFlight::enter`].
 #[derive(Debug)]
 pub struct Busy(Arc<Counts>);
+
+impl Busy {
+    /// Marks the connection as switched to another protocol by this
+    /// request: from now on no deadline applies to it.
+    pub fn upgraded(&self) {
+        self.0.upgraded.store(true, Ordering::Relaxed);
+    }
+}
 
 impl Drop for Busy {
     fn drop(&mut self) {
@@ -469,8 +471,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn no_deadline_after_a_protocol_switch() {
         let (mut conn, mut client, in_flight) = after_a_request().await;
-        in_flight.upgraded();
-        drop(in_flight.enter());
+        in_flight.enter().upgraded();
 
         read_after_idle(&mut conn, &mut client, Duration::from_secs(600)).await;
         waits_an_hour(&mut conn).await;

@@ -201,11 +201,10 @@ impl Connection {
             // into place more than once; copying it showed in profiles
             // (memmove from 6.2 to 4.8% of supervise's CPU under wrk).
             let handling = Box::pin(services.borrow().clone().handle(peer, request));
-            let in_flight = in_flight.clone();
             async move {
                 let response = handling.await?;
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                    in_flight.upgraded();
+                    busy.upgraded();
                 }
                 Ok::<_, Infallible>(response.map(|body| Tracked::new(body, busy)))
             }
