@@ -187,7 +187,7 @@ pub struct Deadlines<S> {
     limits: Limits,
     in_flight: InFlight,
     /// `in_flight.entered()` when the phase was last updated.
-    seen: usize,
+    last_entered: usize,
     phase: Phase,
     protocol: Protocol,
     /// Armed at or before the current deadline, never after it; when it
@@ -204,7 +204,7 @@ impl<S> Deadlines<S> {
             inner,
             limits,
             in_flight,
-            seen: 0,
+            last_entered: 0,
             phase: Phase::Head(now),
             protocol: Protocol::Unknown(0),
             timer: Box::pin(sleep_until(now + limits.header)),
@@ -218,8 +218,8 @@ impl<S> Deadlines<S> {
     /// last read count as well as one still open.
     fn update_phase(&mut self) {
         let entered = self.in_flight.entered();
-        let came_and_went = entered != self.seen;
-        self.seen = entered;
+        let came_and_went = entered != self.last_entered;
+        self.last_entered = entered;
         self.phase = if self.in_flight.any_open() || self.in_flight.is_upgraded() {
             Phase::Busy
         } else if came_and_went || self.phase == Phase::Busy {
@@ -307,11 +307,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Deadlines<S> {
                 }
                 Poll::Ready(Ok(()))
             }
+            Poll::Pending if this.in_flight.is_upgraded() => Poll::Pending,
             Poll::Pending if this.phase == Phase::Busy => {
                 this.in_flight.wake_when_done(cx.waker());
                 // The last response may have ended on another thread in
                 // between; then nobody is left to wake this reader.
-                if !this.in_flight.any_open() && !this.in_flight.is_upgraded() {
+                if !this.in_flight.any_open() {
                     cx.waker().wake_by_ref();
                 }
                 Poll::Pending
