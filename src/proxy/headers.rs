@@ -109,22 +109,21 @@ pub fn set_forwarded(
         origin.peer
     };
 
-    let peer = address_value(origin.peer);
     match (trusted, joined(headers, &X_FORWARDED_FOR)) {
-        (true, Some(earlier)) => set(
-            headers,
-            X_FORWARDED_FOR,
-            &format!("{earlier}, {}", origin.peer),
-        ),
+        (true, Some(earlier)) => {
+            let chain = format!("{earlier}, {}", origin.peer);
+            set(headers, X_FORWARDED_FOR, &chain);
+            headers.insert(X_REAL_IP, address_value(client));
+        }
+        // No chain to extend: the client is the peer, and one printed
+        // address serves both headers.
         _ => {
+            debug_assert_eq!(client, origin.peer);
+            let peer = address_value(origin.peer);
             headers.insert(X_FORWARDED_FOR, peer.clone());
+            headers.insert(X_REAL_IP, peer);
         }
     }
-    let real = match client == origin.peer {
-        true => peer,
-        false => address_value(client),
-    };
-    headers.insert(X_REAL_IP, real);
 
     if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         let proto = if origin.tls { "https" } else { "http" };
